@@ -1,0 +1,83 @@
+"""Events leadrouter publishes: CloudEvents 1.0 (structured JSON mode) and their data payloads.
+
+Every event has a stable ``id`` (the same on every redelivery) so consumers can deduplicate.
+Events of one lead share the Kafka key (the lead id) and therefore stay in order.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+EVENT_SOURCE = "/leadrouter"
+TYPE_PREFIX = "com.leadrouter."
+
+LEAD_STAGE_CHANGED = TYPE_PREFIX + "lead.stage_changed"
+LEAD_HANDED_OFF = TYPE_PREFIX + "lead.handed_off"
+SLA_BREACHED = TYPE_PREFIX + "sla.breached"
+SLA_MET = TYPE_PREFIX + "sla.met"
+
+
+class CloudEvent(BaseModel):
+    """A CloudEvents 1.0 envelope in structured JSON mode."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    specversion: Literal["1.0"] = "1.0"
+    id: str
+    source: str = EVENT_SOURCE
+    type: str
+    subject: str = Field(description="The lead id")
+    time: datetime
+    datacontenttype: Literal["application/json"] = "application/json"
+    data: dict[str, object]
+
+
+class StageChanged(BaseModel):
+    """``lead.stage_changed``: a lead moved from one stage to another."""
+
+    lead_id: str
+    from_stage: str
+    to_stage: str
+    fit_score: int
+    engagement_score: int
+    agreement_version: str
+
+
+class HandedOff(BaseModel):
+    """``lead.handed_off``: marketing handed a qualified lead to a sales queue and rep."""
+
+    lead_id: str
+    source: str
+    external_id: str
+    email: str
+    company: str | None
+    stage: str
+    queue: str
+    rep_id: str
+    fit_score: int
+    engagement_score: int
+    agreement_version: str
+    first_touch_due_at: datetime
+
+
+class SlaClockEvent(BaseModel):
+    """``sla.breached`` / ``sla.met``: a follow-up obligation was missed or fulfilled."""
+
+    lead_id: str
+    clock_id: str
+    obligation: str
+    queue: str | None
+    rep_id: str | None
+    started_at: datetime
+    due_at: datetime
+    at: datetime
+
+
+class EventFeedPage(BaseModel):
+    """A page of ``GET /v1/events``: events after a cursor, in publication order."""
+
+    events: list[CloudEvent]
+    next_cursor: int = Field(description="Pass as ?after= to read the next page")

@@ -1,0 +1,140 @@
+"""The FastAPI application factory; engines, workers and the agreement are created in the lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import structlog
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from sqlalchemy.exc import IntegrityError
+
+from router.agreement import CompiledAgreement
+from schemas.leads import ActivityIn, FeedbackIn, LeadIn
+from services import metrics
+from services.agreements import load_agreement
+from services.api import problems
+from services.api.middleware import RequestContextMiddleware
+from services.api.routes_leads import router as leads_router
+from services.api.routes_ops import feed_router, ops_router
+from services.api.runtime import Runtime, utcnow
+from services.db import repositories as repo
+from services.db.engine import create_engine
+from services.db.uow import UnitOfWork
+from services.errors import DomainError
+from services.group_commit import GroupCommitter
+from services.ingest import BatchEffects, IngestBatch, Reply
+from services.logging import configure_logging
+from services.settings import Settings
+from services.workers.clocks import ClockWorker
+from services.workers.relay import OutboxRelay
+
+log = structlog.get_logger(__name__)
+
+
+def _roster(agreement: CompiledAgreement) -> dict[str, tuple[str, list[tuple[str, str]]]]:
+    return {q.id: (q.description, [(r.id, r.name) for r in q.reps]) for q in agreement.document.queues}
+
+
+async def _sync_roster(uow: UnitOfWork, agreement: CompiledAgreement) -> None:
+    for attempt in range(3):
+        try:
+            async with uow.transaction() as conn:
+                await repo.sync_roster(conn, _roster(agreement), utcnow())
+            return
+        except IntegrityError:  # another worker synced at the same moment
+            if attempt == 2:
+                raise
+
+
+def _commit_listener(relay: OutboxRelay | None) -> Any:
+    def on_commit(replies: list[Reply | DomainError], effects: BatchEffects, size: int) -> None:
+        metrics.GROUP_COMMIT_SIZE.observe(size)
+        for reply in replies:
+            if isinstance(reply, Reply):
+                metrics.INGEST_EVENTS.labels(reply.source, reply.kind, reply.outcome).inc()
+        for from_stage, to_stage in effects.transitions:
+            metrics.STAGE_TRANSITIONS.labels(from_stage, to_stage).inc()
+        for queue in effects.handoffs:
+            metrics.HANDOFFS.labels(queue).inc()
+        for queue, obligation in effects.clocks_met:
+            metrics.SLA_MET.labels(queue, obligation).inc()
+        if relay is not None and effects.outbox_rows:
+            relay.wake()
+
+    return on_commit
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    agreement = load_agreement(settings.agreement_path)
+    engine = create_engine(settings)
+    uow = UnitOfWork(engine)
+    await _sync_roster(uow, agreement)
+    relay = OutboxRelay(uow, settings, utcnow) if settings.kafka_bootstrap_servers and settings.run_relay else None
+    clock_worker = (
+        ClockWorker(uow, settings, utcnow, on_breach=relay.wake if relay else None)
+        if settings.run_clock_worker
+        else None
+    )
+    committer = GroupCommitter(
+        uow, IngestBatch(agreement, settings, utcnow), settings.group_commit_max_batch, _commit_listener(relay)
+    )
+    app.state.runtime = Runtime(settings, uow, agreement, committer, relay, clock_worker)
+    committer.start()
+    for worker in (relay, clock_worker):
+        if worker is not None:
+            worker.start()
+    log.info(
+        "service.started",
+        agreement=agreement.version,
+        database=engine.dialect.name,
+        kafka="on" if relay else "off",
+        clock_worker=clock_worker is not None,
+        authentication="on" if settings.api_keys else "off",
+    )
+    try:
+        yield
+    finally:
+        await committer.stop()
+        for worker in (clock_worker, relay):
+            if worker is not None:
+                await worker.stop()
+        await engine.dispose()
+        log.info("service.stopped")
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for model in (LeadIn, ActivityIn, FeedbackIn):
+        model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(model_schema.pop("$defs", {}))
+        components[model.__name__] = model_schema
+    app.openapi_schema = schema
+    return schema
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the ASGI app (``uvicorn --factory services.api.app:create_app``)."""
+    settings = settings or Settings()
+    configure_logging(settings.log_level)
+    app = FastAPI(
+        title="leadrouter",
+        version="0.1.0",
+        description="Qualifies and routes leads by the marketing/sales agreement and clocks the follow-up SLA.",
+        lifespan=_lifespan,
+    )
+    app.state.settings = settings
+    app.add_middleware(RequestContextMiddleware)
+    problems.install(app)
+    app.include_router(leads_router)
+    app.include_router(feed_router)
+    app.include_router(ops_router)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app

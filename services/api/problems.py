@@ -1,0 +1,78 @@
+"""One place that turns every error into an RFC 9457 problem+json response."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from schemas.problems import PROBLEM_MEDIA_TYPE, FieldError
+from services.errors import DomainError
+
+log = structlog.get_logger(__name__)
+
+_HTTP_SLUGS = {404: "not-found", 405: "method-not-allowed", 413: "body-too-large", 415: "unsupported-media-type"}
+
+
+def problem_response(error: DomainError, request: Request) -> Response:
+    """Render ``error`` as problem+json."""
+    body = error.problem(instance=request.url.path).model_dump(mode="json")
+    return Response(orjson.dumps(body), error.status, headers=error.headers, media_type=PROBLEM_MEDIA_TYPE)
+
+
+def field_errors(errors: list[Any], skip_prefix: tuple[str, ...] = ()) -> list[FieldError]:
+    """Pydantic error dicts as field errors with dotted paths (``body`` for the whole body)."""
+    result = []
+    for error in errors:
+        loc = [str(part) for part in error.get("loc", ()) if str(part) not in skip_prefix]
+        result.append(FieldError(field=".".join(loc) or "body", message=error["msg"], code=error["type"]))
+    return result
+
+
+def invalid_body(error: ValidationError) -> DomainError:
+    """The 400/422 for a body that is not JSON or does not match its model."""
+    errors = error.errors(include_url=False, include_input=False)
+    if any(e["type"] == "json_invalid" for e in errors):
+        return DomainError(
+            400, "malformed-json", "Malformed JSON", "the request body is not valid JSON", field_errors(errors)
+        )
+    fields = field_errors(errors)
+    names = ", ".join(f.field for f in fields[:5])
+    return DomainError(422, "validation-error", "Invalid request body", f"invalid field(s): {names}", fields)
+
+
+def install(app: FastAPI) -> None:
+    """Register the exception handlers on ``app``."""
+
+    async def on_domain_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, DomainError)
+        return problem_response(exc, request)
+
+    async def on_request_validation(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        fields = field_errors(list(exc.errors()))
+        names = ", ".join(f.field for f in fields[:5])
+        error = DomainError(422, "validation-error", "Invalid request", f"invalid parameter(s): {names}", fields)
+        return problem_response(error, request)
+
+    async def on_http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        slug = _HTTP_SLUGS.get(exc.status_code, f"http-{exc.status_code}")
+        error = DomainError(exc.status_code, slug, str(exc.detail), str(exc.detail), headers=dict(exc.headers or {}))
+        return problem_response(error, request)
+
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
+        log.error("http.unhandled_error", path=request.url.path, error=type(exc).__name__, exc_info=exc)
+        error = DomainError(500, "internal-error", "Internal error", "an unexpected error occurred; it was logged")
+        return problem_response(error, request)
+
+    app.add_exception_handler(DomainError, on_domain_error)
+    app.add_exception_handler(RequestValidationError, on_request_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(Exception, on_unexpected)

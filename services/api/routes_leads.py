@@ -1,0 +1,139 @@
+"""Lead ingest and read routes: ``/v1/leads``, activities, feedback."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
+
+from schemas.leads import Accepted, ActivityIn, FeedbackIn, LeadIn, LeadOut
+from schemas.problems import PROBLEM_MEDIA_TYPE, Problem
+from services.api.auth import require_api_key
+from services.api.body import body_hash, parse_body, read_json_body
+from services.api.runtime import Runtime
+from services.db import repositories as repo
+from services.errors import DomainError
+from services.ingest import Command, RecordActivity, RecordFeedback, Reply, UpsertLead
+
+router = APIRouter(prefix="/v1", tags=["leads"], dependencies=[Depends(require_api_key)])
+
+_PROBLEM = {"model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}}
+_INGEST_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {**_PROBLEM, "description": "Malformed JSON"},
+    401: {**_PROBLEM, "description": "Missing or invalid API key"},
+    409: {**_PROBLEM, "description": "Idempotency key reused with a different body"},
+    413: {**_PROBLEM, "description": "Body too large"},
+    415: {**_PROBLEM, "description": "Not application/json"},
+    422: {**_PROBLEM, "description": "A field is invalid; `errors` names it"},
+    503: {**_PROBLEM, "description": "Database unavailable; nothing stored, retry after Retry-After"},
+}
+_IDEMPOTENCY_HEADER = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "maxLength": 128},
+    "description": "Replays with the same key return the first response and change nothing",
+}
+
+
+def _request_body(model: type[Any]) -> dict[str, Any]:
+    return {
+        "parameters": [_IDEMPOTENCY_HEADER],
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}},
+        },
+    }
+
+
+def _runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def _event_key(scope: str, request: Request, event_id: str | None, digest: str) -> str:
+    key = event_id or request.headers.get("idempotency-key") or f"sha256:{digest}"
+    if len(key) > 128:
+        raise DomainError(422, "validation-error", "Invalid Idempotency-Key", "Idempotency-Key exceeds 128 characters")
+    return f"{scope}:{key}"
+
+
+async def _submit(runtime: Runtime, command: Command) -> Response:
+    reply: Reply = await runtime.committer.submit(command)
+    headers = {"Idempotent-Replayed": "true"} if reply.replayed else None
+    return Response(orjson.dumps(reply.body), reply.status, headers=headers, media_type="application/json")
+
+
+@router.post(
+    "/leads",
+    status_code=201,
+    response_model=Accepted,
+    summary="Create or update a lead",
+    responses={200: {"model": Accepted, "description": "Existing lead updated"}, **_INGEST_RESPONSES},
+    openapi_extra=_request_body(LeadIn),
+)
+async def upsert_lead(request: Request) -> Response:
+    """Create a lead (201) or update the one with the same source and external id (200).
+
+    Answers only after the lead, its decision, its outbox events and its clocks are committed.
+    """
+    runtime = _runtime(request)
+    raw = await read_json_body(request, runtime.settings.max_body_bytes)
+    body = parse_body(LeadIn, raw)
+    digest = body_hash(raw)
+    key = _event_key(f"lead:{body.source}", request, body.event_id, digest)
+    return await _submit(runtime, UpsertLead(body, key, digest))
+
+
+@router.post(
+    "/leads/{lead_id}/activities",
+    status_code=202,
+    response_model=Accepted,
+    summary="Record an engagement activity",
+    responses={404: {**_PROBLEM, "description": "No such lead"}, **_INGEST_RESPONSES},
+    openapi_extra=_request_body(ActivityIn),
+)
+async def record_activity(lead_id: uuid.UUID, request: Request) -> Response:
+    """Record an activity (page view, webinar, demo request ...) and re-qualify the lead."""
+    runtime = _runtime(request)
+    raw = await read_json_body(request, runtime.settings.max_body_bytes)
+    body = parse_body(ActivityIn, raw)
+    digest = body_hash(raw)
+    key = _event_key(f"activity:{lead_id}", request, body.event_id, digest)
+    return await _submit(runtime, RecordActivity(lead_id, body, key, digest))
+
+
+@router.post(
+    "/leads/{lead_id}/feedback",
+    status_code=202,
+    response_model=Accepted,
+    summary="Record sales feedback",
+    responses={404: {**_PROBLEM, "description": "No such lead"}, **_INGEST_RESPONSES},
+    openapi_extra=_request_body(FeedbackIn),
+)
+async def record_feedback(lead_id: uuid.UUID, request: Request) -> Response:
+    """Record feedback from sales; ``touched`` before the first-touch deadline meets that obligation."""
+    runtime = _runtime(request)
+    raw = await read_json_body(request, runtime.settings.max_body_bytes)
+    body = parse_body(FeedbackIn, raw)
+    digest = body_hash(raw)
+    key = _event_key(f"feedback:{lead_id}", request, body.event_id, digest)
+    return await _submit(runtime, RecordFeedback(lead_id, body, key, digest))
+
+
+@router.get(
+    "/leads/{lead_id}",
+    response_model=LeadOut,
+    summary="A lead's state, explanation and timeline",
+    responses={404: {**_PROBLEM, "description": "No such lead"}},
+)
+async def get_lead(lead_id: uuid.UUID, request: Request) -> LeadOut:
+    """The lead's stage, scores, queue, owner, agreement version, decision explanation and timeline."""
+    async with _runtime(request).uow.read() as conn:
+        detail = await repo.lead_detail(conn, lead_id)
+    if detail is None:
+        raise DomainError(404, "lead-not-found", "Lead not found", f"no lead with id {lead_id}")
+    return LeadOut.model_validate(detail)

@@ -1,0 +1,87 @@
+"""The ``leadrouter`` command line."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from typing import Annotated
+
+import typer
+
+from services.settings import Settings
+
+app = typer.Typer(
+    help="leadrouter: qualify and route leads by the marketing/sales agreement, and clock the SLA.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+@app.command()
+def migrate(
+    revision: Annotated[str, typer.Argument(help="Target revision")] = "head",
+) -> None:
+    """Upgrade the database (LEADROUTER_DATABASE_URL) to the latest schema. Safe to run repeatedly."""
+    from services.migrate import upgrade  # noqa: PLC0415 - keeps `--help` fast
+
+    settings = Settings()
+    upgrade(settings.database_url, revision)
+    typer.echo(f"database at revision {revision}: {_redact(settings.database_url)}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes (each with its own group commit)")] = 1,
+    relay: Annotated[bool, typer.Option(help="Run the outbox relay to Kafka in this service")] = True,
+    clock_worker: Annotated[bool, typer.Option(help="Run the SLA clock worker in this service")] = True,
+    access_log: Annotated[bool, typer.Option(help="Log every request (costs throughput)")] = False,
+) -> None:
+    """Serve the HTTP API with uvicorn (uvloop + httptools).
+
+    The outbox relay (when LEADROUTER_KAFKA_BOOTSTRAP_SERVERS is set) and the SLA clock worker run
+    inside each worker process unless disabled; both are safe to run in several replicas.
+    """
+    import uvicorn  # noqa: PLC0415
+
+    os.environ["LEADROUTER_RUN_RELAY"] = "true" if relay else "false"
+    os.environ["LEADROUTER_RUN_CLOCK_WORKER"] = "true" if clock_worker else "false"
+    metrics_dir = None
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        metrics_dir = tempfile.mkdtemp(prefix="leadrouter-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    Settings()  # fail fast on invalid configuration, before forking workers
+    try:
+        uvicorn.run(
+            "services.api.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            loop="uvloop",
+            http="httptools",
+            access_log=access_log,
+            timeout_graceful_shutdown=20,
+            log_level="info",
+        )
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _redact(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    if "@" in rest:
+        rest = "***@" + rest.rpartition("@")[2]
+    return scheme + sep + rest
+
+
+def main() -> None:
+    """Entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

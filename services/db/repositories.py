@@ -1,0 +1,276 @@
+"""Queries and bulk writes on an open connection. Transactions belong to ``UnitOfWork``, not here."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.db.tables import decisions, lead_events, leads, outbox, queues, reps, sla_clocks
+
+Row = dict[str, Any]
+_CHUNK = 500  # keeps IN lists and executemany batches well under driver limits
+
+
+def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+# --- idempotency ---------------------------------------------------------------------------------
+
+
+async def find_events(conn: AsyncConnection, keys: Sequence[str]) -> dict[str, Row]:
+    """Already recorded inbound events by key: their request hash and first response."""
+    found: dict[str, Row] = {}
+    cols = (lead_events.c.event_key, lead_events.c.request_hash, lead_events.c.response)
+    for chunk in _chunks(list(set(keys))):
+        result = await conn.execute(sa.select(*cols).where(lead_events.c.event_key.in_(chunk)))
+        for row in result.mappings():
+            found[row["event_key"]] = dict(row)
+    return found
+
+
+# --- leads ---------------------------------------------------------------------------------------
+
+
+async def leads_by_external_id(conn: AsyncConnection, pairs: Sequence[tuple[str, str]]) -> list[Row]:
+    """Leads matching any (source, external_id) pair."""
+    rows: list[Row] = []
+    for chunk in _chunks(list(set(pairs))):
+        query = sa.select(leads).where(sa.tuple_(leads.c.source, leads.c.external_id).in_(chunk))
+        rows.extend(dict(r) for r in (await conn.execute(query)).mappings())
+    return rows
+
+
+async def leads_by_id(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> list[Row]:
+    """Leads with the given ids."""
+    rows: list[Row] = []
+    for chunk in _chunks(list(set(ids))):
+        rows.extend(dict(r) for r in (await conn.execute(sa.select(leads).where(leads.c.id.in_(chunk)))).mappings())
+    return rows
+
+
+_LEAD_UPDATE = (
+    leads.update()
+    .where(leads.c.id == sa.bindparam("b_id"))
+    .values(
+        email=sa.bindparam("email"),
+        company=sa.bindparam("company"),
+        profile=sa.bindparam("profile"),
+        activity_counts=sa.bindparam("activity_counts"),
+        stage=sa.bindparam("stage"),
+        fit_score=sa.bindparam("fit_score"),
+        engagement_score=sa.bindparam("engagement_score"),
+        queue=sa.bindparam("queue"),
+        owner=sa.bindparam("owner"),
+        agreement_version=sa.bindparam("agreement_version"),
+        last_activity_at=sa.bindparam("last_activity_at"),
+        updated_at=sa.bindparam("updated_at"),
+    )
+)
+
+
+async def save_leads(conn: AsyncConnection, new: list[Row], changed: list[Row]) -> None:
+    """Insert new leads and update changed ones, each in one round trip."""
+    if new:
+        await conn.execute(leads.insert(), new)
+    if changed:
+        await conn.execute(_LEAD_UPDATE, [{**row, "b_id": row["id"]} for row in changed])
+
+
+async def insert_rows(conn: AsyncConnection, table: sa.Table, rows: list[Row]) -> None:
+    """Insert many rows into ``table`` in one round trip."""
+    if rows:
+        await conn.execute(table.insert(), rows)
+
+
+async def insert_events(conn: AsyncConnection, rows: list[Row]) -> None:
+    """Record inbound events (with their responses, for idempotent replay)."""
+    await insert_rows(conn, lead_events, rows)
+
+
+async def insert_decisions(conn: AsyncConnection, rows: list[Row]) -> None:
+    """Record qualification/routing decisions with their explanations."""
+    await insert_rows(conn, decisions, rows)
+
+
+async def insert_outbox(conn: AsyncConnection, rows: list[Row]) -> None:
+    """Append events to the outbox (published later by the relay)."""
+    await insert_rows(conn, outbox, rows)
+
+
+async def insert_clocks(conn: AsyncConnection, rows: list[Row]) -> None:
+    """Start SLA clocks."""
+    await insert_rows(conn, sla_clocks, rows)
+
+
+# --- queues and rotation ------------------------------------------------------------------------
+
+
+async def take_turns(conn: AsyncConnection, queue: str, count: int, now: datetime) -> int:
+    """Reserve ``count`` consecutive rotation turns of ``queue``; returns the first turn number.
+
+    A single atomic UPDATE ... RETURNING: concurrent transactions (other replicas) queue on the row
+    lock, so no two leads ever get the same turn and no turn is lost.
+    """
+    statement = (
+        queues.update()
+        .where(queues.c.id == queue)
+        .values(turns_taken=queues.c.turns_taken + count, updated_at=now)
+        .returning(queues.c.turns_taken)
+    )
+    end = (await conn.execute(statement)).scalar_one()
+    return int(end) - count
+
+
+async def sync_roster(conn: AsyncConnection, roster: dict[str, tuple[str, list[tuple[str, str]]]], now: datetime) -> None:
+    """Make the queues/reps tables match the agreement; rotation counters of kept queues survive."""
+    existing = set((await conn.execute(sa.select(queues.c.id))).scalars())
+    for queue_id, (description, members) in roster.items():
+        if queue_id in existing:
+            await conn.execute(
+                queues.update().where(queues.c.id == queue_id).values(description=description, updated_at=now)
+            )
+        else:
+            await conn.execute(
+                queues.insert().values(id=queue_id, description=description, turns_taken=0, updated_at=now)
+            )
+        await conn.execute(reps.delete().where(reps.c.queue_id == queue_id))
+        if members:
+            await conn.execute(
+                reps.insert(),
+                [
+                    {"id": rep_id, "queue_id": queue_id, "name": name, "position": index, "active": True}
+                    for index, (rep_id, name) in enumerate(members)
+                ],
+            )
+
+
+# --- SLA clocks ---------------------------------------------------------------------------------
+
+
+async def open_clocks_of(conn: AsyncConnection, lead_ids: Sequence[uuid.UUID]) -> list[Row]:
+    """Open clocks of the given leads."""
+    rows: list[Row] = []
+    for chunk in _chunks(list(set(lead_ids))):
+        query = sa.select(sla_clocks).where(sla_clocks.c.lead_id.in_(chunk), sla_clocks.c.state == "open")
+        rows.extend(dict(r) for r in (await conn.execute(query)).mappings())
+    return rows
+
+
+async def close_clocks(conn: AsyncConnection, closures: list[Row]) -> None:
+    """Set state/closed_at on clocks that are still open (``{"b_id", "state", "closed_at"}`` each)."""
+    if closures:
+        statement = (
+            sla_clocks.update()
+            .where(sla_clocks.c.id == sa.bindparam("b_id"), sla_clocks.c.state == "open")
+            .values(state=sa.bindparam("state"), closed_at=sa.bindparam("closed_at"))
+        )
+        await conn.execute(statement, closures)
+
+
+async def claim_due_clocks(conn: AsyncConnection, now: datetime, limit: int) -> list[Row]:
+    """Mark up to ``limit`` open clocks due by ``now`` as breached and return them.
+
+    Each clock is breached once: the UPDATE only matches rows still open, and on PostgreSQL the
+    candidates are locked with SKIP LOCKED so concurrent workers take disjoint batches.
+    """
+    candidates = (
+        sa.select(sla_clocks.c.id)
+        .where(sla_clocks.c.state == "open", sla_clocks.c.due_at <= now)
+        .order_by(sla_clocks.c.due_at)
+        .limit(limit)
+    )
+    if conn.dialect.name == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True)
+    statement = (
+        sla_clocks.update()
+        .where(sla_clocks.c.id.in_(candidates.scalar_subquery()), sla_clocks.c.state == "open")
+        .values(state="breached", closed_at=now)
+        .returning(*sla_clocks.c)
+    )
+    return [dict(r) for r in (await conn.execute(statement)).mappings()]
+
+
+async def next_due_at(conn: AsyncConnection) -> datetime | None:
+    """The earliest due time among open clocks."""
+    query = sa.select(sa.func.min(sla_clocks.c.due_at)).where(sla_clocks.c.state == "open")
+    value = (await conn.execute(query)).scalar_one_or_none()
+    if value is None:
+        return None
+    return sla_clocks.c.due_at.type.process_result_value(value, conn.dialect)  # type: ignore[no-any-return]
+
+
+# --- outbox ------------------------------------------------------------------------------------
+
+
+async def unpublished(conn: AsyncConnection, limit: int) -> list[Row]:
+    """The oldest unpublished outbox rows, in write order."""
+    query = (
+        sa.select(outbox.c.id, outbox.c.topic, outbox.c.key, outbox.c.event, outbox.c.created_at)
+        .where(outbox.c.published_at.is_(None))
+        .order_by(outbox.c.id)
+        .limit(limit)
+    )
+    return [dict(r) for r in (await conn.execute(query)).mappings()]
+
+
+async def mark_published(conn: AsyncConnection, ids: Sequence[int], at: datetime) -> None:
+    """Record that outbox rows reached the broker."""
+    for chunk in _chunks(list(ids)):
+        await conn.execute(outbox.update().where(outbox.c.id.in_(chunk)).values(published_at=at))
+
+
+async def count_unpublished(conn: AsyncConnection) -> int:
+    """How many outbox rows wait for the broker."""
+    query = sa.select(sa.func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
+    return int((await conn.execute(query)).scalar_one())
+
+
+async def events_after(conn: AsyncConnection, cursor: int, limit: int) -> list[Row]:
+    """Outbox events with id > ``cursor`` (the ``/v1/events`` feed), published or not."""
+    query = sa.select(outbox.c.id, outbox.c.event).where(outbox.c.id > cursor).order_by(outbox.c.id).limit(limit)
+    return [dict(r) for r in (await conn.execute(query)).mappings()]
+
+
+# --- reads ---------------------------------------------------------------------------------------
+
+
+async def lead_detail(conn: AsyncConnection, lead_id: uuid.UUID) -> Row | None:
+    """A lead with its latest decision, its clocks and its inbound events (oldest first)."""
+    lead = (await conn.execute(sa.select(leads).where(leads.c.id == lead_id))).mappings().first()
+    if lead is None:
+        return None
+    decision = (
+        (
+            await conn.execute(
+                sa.select(decisions.c.explanation)
+                .where(decisions.c.lead_id == lead_id)
+                .order_by(decisions.c.id.desc())
+                .limit(1)
+            )
+        )
+        .scalars()
+        .first()
+    )
+    clocks = (
+        await conn.execute(sa.select(sla_clocks).where(sla_clocks.c.lead_id == lead_id).order_by(sla_clocks.c.started_at))
+    ).mappings()
+    events = (
+        await conn.execute(
+            sa.select(lead_events.c.kind, lead_events.c.event_key, lead_events.c.received_at, lead_events.c.payload)
+            .where(lead_events.c.lead_id == lead_id)
+            .order_by(lead_events.c.id)
+        )
+    ).mappings()
+    return {
+        **lead,
+        "explanation": decision or [],
+        "clocks": [dict(c) for c in clocks],
+        "timeline": [dict(e) for e in events],
+    }

@@ -1,0 +1,155 @@
+"""The database schema (SQLAlchemy Core). Alembic revisions must match it: ``alembic check`` proves it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Dialect
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every database (SQLite has no time zones)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use timezone-aware UTC")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _json() -> sa.types.TypeEngine[Any]:
+    """JSON documents: JSONB on PostgreSQL, JSON text on SQLite."""
+    return sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+
+leads = sa.Table(
+    "leads",
+    metadata,
+    sa.Column("id", sa.Uuid(), primary_key=True),
+    sa.Column("source", sa.String(128), nullable=False),
+    sa.Column("external_id", sa.String(128), nullable=False),
+    sa.Column("email", sa.String(254), nullable=False),
+    sa.Column("company", sa.String(200)),
+    sa.Column("profile", _json(), nullable=False),
+    sa.Column("activity_counts", _json(), nullable=False),
+    sa.Column("stage", sa.String(16), nullable=False),
+    sa.Column("fit_score", sa.Integer(), nullable=False),
+    sa.Column("engagement_score", sa.Integer(), nullable=False),
+    sa.Column("queue", sa.String(64)),
+    sa.Column("owner", sa.String(64)),
+    sa.Column("agreement_version", sa.String(80)),
+    sa.Column("last_activity_at", UTCDateTime()),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.UniqueConstraint("source", "external_id"),
+    sa.Index(None, "email"),
+)
+
+lead_events = sa.Table(
+    "lead_events",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("event_key", sa.String(300), nullable=False, unique=True),
+    sa.Column("request_hash", sa.String(64), nullable=False),
+    sa.Column("lead_id", sa.Uuid(), sa.ForeignKey("leads.id"), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("payload", _json(), nullable=False),
+    sa.Column("response", _json(), nullable=False),
+    sa.Column("received_at", UTCDateTime(), nullable=False),
+    sa.Index(None, "lead_id", "id"),
+)
+
+decisions = sa.Table(
+    "decisions",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("lead_id", sa.Uuid(), sa.ForeignKey("leads.id"), nullable=False),
+    sa.Column("event_key", sa.String(300), nullable=False),
+    sa.Column("agreement_version", sa.String(80), nullable=False),
+    sa.Column("from_stage", sa.String(16), nullable=False),
+    sa.Column("to_stage", sa.String(16), nullable=False),
+    sa.Column("fit_score", sa.Integer(), nullable=False),
+    sa.Column("engagement_score", sa.Integer(), nullable=False),
+    sa.Column("queue", sa.String(64)),
+    sa.Column("owner", sa.String(64)),
+    sa.Column("explanation", _json(), nullable=False),
+    sa.Column("decided_at", UTCDateTime(), nullable=False),
+    sa.Index(None, "lead_id", "id"),
+)
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("topic", sa.String(200), nullable=False),
+    sa.Column("key", sa.String(64), nullable=False),
+    sa.Column("type", sa.String(100), nullable=False),
+    sa.Column("event", _json(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("published_at", UTCDateTime()),
+    sa.Index(
+        "ix_outbox_unpublished",
+        "id",
+        postgresql_where=sa.text("published_at IS NULL"),
+        sqlite_where=sa.text("published_at IS NULL"),
+    ),
+)
+
+sla_clocks = sa.Table(
+    "sla_clocks",
+    metadata,
+    sa.Column("id", sa.Uuid(), primary_key=True),
+    sa.Column("lead_id", sa.Uuid(), sa.ForeignKey("leads.id"), nullable=False),
+    sa.Column("obligation", sa.String(64), nullable=False),
+    sa.Column("queue", sa.String(64)),
+    sa.Column("rep_id", sa.String(64)),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("started_at", UTCDateTime(), nullable=False),
+    sa.Column("due_at", UTCDateTime(), nullable=False),
+    sa.Column("closed_at", UTCDateTime()),
+    sa.Column("agreement_version", sa.String(80), nullable=False),
+    sa.Index(None, "state", "due_at"),
+    sa.Index(None, "lead_id"),
+)
+
+queues = sa.Table(
+    "queues",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("description", sa.String(500), nullable=False, server_default=""),
+    sa.Column("turns_taken", sa.BigInteger(), nullable=False, server_default="0"),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+reps = sa.Table(
+    "reps",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("queue_id", sa.String(64), sa.ForeignKey("queues.id"), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("position", sa.Integer(), nullable=False),
+    sa.Column("active", sa.Boolean(), nullable=False, server_default=sa.true()),
+)

@@ -1,0 +1,27 @@
+"""The unit of work: the one place that begins, commits and rolls back transactions."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+
+class UnitOfWork:
+    """Hands out transactions; callers never call ``commit()`` themselves."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """A connection in a transaction, committed when the block ends, rolled back on error."""
+        async with self.engine.begin() as connection:
+            yield connection
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for reads only (its implicit transaction is rolled back)."""
+        async with self.engine.connect() as connection:
+            yield connection

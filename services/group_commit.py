@@ -1,0 +1,127 @@
+"""Group commit: many concurrent requests share one transaction, each answered only after the commit.
+
+Requests queue up while the previous transaction commits; the writer takes everything waiting (up to a
+cap) as the next batch. If a batch fails as a whole, each request is retried alone so one bad
+request cannot fail its neighbours.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Protocol
+
+import structlog
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from services.db.uow import UnitOfWork
+from services.errors import DomainError
+from services.ingest import BatchEffects, Command, IngestBatch, Reply
+
+log = structlog.get_logger(__name__)
+
+_Item = tuple[Command, "asyncio.Future[Reply]"]
+
+
+class CommitListener(Protocol):
+    """Told about every committed batch (metrics, waking the relay)."""
+
+    def __call__(self, replies: list[Reply | DomainError], effects: BatchEffects, size: int) -> None: ...
+
+
+def database_unavailable(error: BaseException) -> DomainError:
+    """The answer when the database cannot be reached: retry later, nothing was stored."""
+    return DomainError(
+        503, "database-unavailable", "Database unavailable",
+        "the request was not stored; retry later", headers={"Retry-After": "1"},
+    )  # fmt: skip
+
+
+class GroupCommitter:
+    """Runs ingest commands in shared transactions; ``submit`` returns once its command is durable."""
+
+    def __init__(
+        self, uow: UnitOfWork, batch: IngestBatch, max_batch: int, on_commit: CommitListener | None = None
+    ) -> None:
+        self._uow = uow
+        self._batch = batch
+        self._max_batch = max_batch
+        self._on_commit = on_commit
+        self._queue: asyncio.Queue[_Item] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+
+    def start(self) -> None:
+        """Start the writer task on the running loop."""
+        self._task = asyncio.create_task(self._run(), name="group-commit")
+
+    async def stop(self) -> None:
+        """Stop taking commands, commit what is queued, then end the writer."""
+        self._closing = True
+        while not self._queue.empty():
+            await asyncio.sleep(0.01)
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def submit(self, command: Command) -> Reply:
+        """Queue ``command`` and wait for its committed reply (or its ``DomainError``)."""
+        if self._closing or self._task is None:
+            raise DomainError(
+                503, "shutting-down", "Service shutting down", "retry on another replica",
+                headers={"Retry-After": "1"},
+            )  # fmt: skip
+        future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((command, future))
+        return await asyncio.shield(future)
+
+    async def _run(self) -> None:
+        while True:
+            items = [await self._queue.get()]
+            while len(items) < self._max_batch and not self._queue.empty():
+                items.append(self._queue.get_nowait())
+            await self._commit(items)
+
+    async def _commit(self, items: list[_Item], attempts: int = 2) -> None:
+        commands = [command for command, _ in items]
+        try:
+            async with self._uow.transaction() as conn:
+                replies, effects = await self._batch.apply(conn, commands)
+        except (DBAPIError, OSError) as error:
+            if len(items) > 1:
+                log.warning("group_commit.batch_failed", size=len(items), error=type(error).__name__)
+                for item in items:
+                    await self._commit([item])
+            elif isinstance(error, IntegrityError) and attempts > 1:
+                # Another replica inserted the same lead or event first: re-read and apply again.
+                await self._commit(items, attempts - 1)
+            else:
+                log.error("group_commit.failed", error=type(error).__name__, detail=str(error)[:500])
+                _resolve(items, [database_unavailable(error)])
+            return
+        except Exception as error:  # a bug: answer 500 rather than hang the callers
+            log.exception("group_commit.unexpected_error")
+            if len(items) > 1:
+                for item in items:
+                    await self._commit([item])
+                return
+            _resolve(items, [error])
+            return
+        if self._on_commit is not None:
+            self._on_commit(replies, effects, len(items))
+        _resolve(items, replies)
+
+
+def _resolve(items: list[_Item], outcomes: list[Reply | DomainError] | list[BaseException]) -> None:
+    for index, (_, future) in enumerate(items):
+        if future.done():
+            continue
+        outcome = outcomes[index] if len(outcomes) == len(items) else outcomes[0]
+        if isinstance(outcome, BaseException):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
+
+
+__all__ = ["CommitListener", "GroupCommitter", "database_unavailable"]

@@ -1,0 +1,459 @@
+"""Apply a batch of inbound lead events in one transaction: qualify, route, hand off, start clocks.
+
+The ``GroupCommitter`` hands this module many requests at once; ``IngestBatch.apply`` loads what the
+batch needs with a few set-based queries, lets ``router`` decide (pure), and writes leads, events,
+decisions, outbox rows and clocks with one bulk statement per table.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from router.agreement import CompiledAgreement, lead_facts
+from router.assignment import round_robin
+from router.sla import FIRST_TOUCH, due_at, fulfils_first_touch
+from router.stages import reached
+from schemas.events import LEAD_HANDED_OFF, LEAD_STAGE_CHANGED, SLA_MET
+from schemas.leads import ActivityIn, FeedbackIn, LeadIn
+from services.db import repositories as repo
+from services.errors import DomainError
+from services.events import clock_event_data, outbox_row
+from services.settings import Settings
+
+_LEAD_META_FIELDS = frozenset({"source", "external_id", "event_id", "occurred_at", "stage"})
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertLead:
+    """Create or update a lead."""
+
+    body: LeadIn
+    event_key: str
+    request_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecordActivity:
+    """Record an engagement activity of an existing lead."""
+
+    lead_id: uuid.UUID
+    body: ActivityIn
+    event_key: str
+    request_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecordFeedback:
+    """Record sales feedback on an existing lead."""
+
+    lead_id: uuid.UUID
+    body: FeedbackIn
+    event_key: str
+    request_hash: str
+
+
+Command = UpsertLead | RecordActivity | RecordFeedback
+
+
+@dataclass(slots=True)
+class Reply:
+    """The answer to one command: HTTP status and body, plus what metrics need."""
+
+    status: int
+    body: dict[str, Any]
+    source: str
+    kind: str
+    outcome: str
+    replayed: bool = False
+
+
+@dataclass(slots=True)
+class BatchEffects:
+    """What a committed batch did, for metrics."""
+
+    transitions: list[tuple[str, str]] = field(default_factory=list)
+    handoffs: list[str] = field(default_factory=list)
+    clocks_met: list[tuple[str, str]] = field(default_factory=list)
+    outbox_rows: int = 0
+
+
+@dataclass(slots=True)
+class _Handoff:
+    """A handoff whose rep is chosen once the queue's turns for the batch are reserved."""
+
+    queue: str
+    index: int  # position among this batch's handoffs to the queue
+    lead: _Lead
+    decision: dict[str, Any]
+    event_data: dict[str, Any]
+    clock: dict[str, Any]
+    rep: str | None = None
+
+
+@dataclass(slots=True)
+class _Lead:
+    row: dict[str, Any]
+    is_new: bool
+    handoff: _Handoff | None = None
+
+    @property
+    def owner(self) -> str | None:
+        if self.handoff is not None:
+            return self.handoff.rep
+        return self.row["owner"]  # type: ignore[no-any-return]
+
+
+@dataclass(slots=True)
+class _Pending:
+    command: Command
+    lead: _Lead
+    outcome: str
+    stage: str
+    queue: str | None
+    status: int
+
+
+class IngestBatch:
+    """Applies commands with one agreement and one ``now`` inside the caller's transaction."""
+
+    def __init__(
+        self, agreement: CompiledAgreement, settings: Settings, now: Callable[[], datetime]
+    ) -> None:
+        self.agreement = agreement
+        self.settings = settings
+        self.now = now
+
+    async def apply(
+        self, conn: AsyncConnection, commands: list[Command]
+    ) -> tuple[list[Reply | DomainError], BatchEffects]:
+        """Apply ``commands`` in order; a command's error never affects the others."""
+        return await _Run(self, conn, commands).execute()
+
+
+class _Run:
+    def __init__(self, batch: IngestBatch, conn: AsyncConnection, commands: list[Command]) -> None:
+        self.agreement = batch.agreement
+        self.settings = batch.settings
+        self.conn = conn
+        self.commands = commands
+        self.now = batch.now()
+        self.by_external: dict[tuple[str, str], _Lead] = {}
+        self.by_id: dict[uuid.UUID, _Lead] = {}
+        self.open_clocks: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
+        self.decisions: list[dict[str, Any]] = []
+        self.outbox: list[dict[str, Any]] = []
+        self.clocks: list[dict[str, Any]] = []
+        self.clock_closures: list[dict[str, Any]] = []
+        self.handoffs: dict[str, list[_Handoff]] = defaultdict(list)
+        self.events: list[tuple[_Pending, dict[str, Any]]] = []
+        self.effects = BatchEffects()
+
+    async def execute(self) -> tuple[list[Reply | DomainError], BatchEffects]:
+        await self._load()
+        known = await repo.find_events(self.conn, [c.event_key for c in self.commands])
+        first_in_batch: dict[str, _Pending | DomainError] = {}
+        results: list[_Pending | Reply | DomainError] = []
+        for command in self.commands:
+            results.append(self._one(command, known, first_in_batch))
+        await self._assign_reps()
+        replies = [self._reply(r) for r in results]
+        await self._write()
+        return replies, self.effects
+
+    # --- loading --------------------------------------------------------------------------------
+
+    async def _load(self) -> None:
+        pairs = [(c.body.source, c.body.external_id) for c in self.commands if isinstance(c, UpsertLead)]
+        ids = [c.lead_id for c in self.commands if not isinstance(c, UpsertLead)]
+        for row in await repo.leads_by_external_id(self.conn, pairs) if pairs else []:
+            self._remember(_Lead(row, is_new=False))
+        missing = [i for i in ids if i not in self.by_id]
+        for row in await repo.leads_by_id(self.conn, missing) if missing else []:
+            self._remember(_Lead(row, is_new=False))
+        feedback_leads = [c.lead_id for c in self.commands if isinstance(c, RecordFeedback)]
+        for clock in await repo.open_clocks_of(self.conn, feedback_leads) if feedback_leads else []:
+            self.open_clocks[clock["lead_id"]].append(clock)
+
+    def _remember(self, lead: _Lead) -> None:
+        self.by_external[(lead.row["source"], lead.row["external_id"])] = lead
+        self.by_id[lead.row["id"]] = lead
+
+    # --- per command ----------------------------------------------------------------------------
+
+    def _one(
+        self,
+        command: Command,
+        known: dict[str, dict[str, Any]],
+        first_in_batch: dict[str, _Pending | DomainError],
+    ) -> _Pending | Reply | DomainError:
+        key = command.event_key
+        if key in known:
+            return self._replay(command, known[key]["request_hash"], known[key]["response"])
+        if key in first_in_batch:
+            first = first_in_batch[key]
+            if isinstance(first, DomainError):
+                return first
+            if first.command.request_hash != command.request_hash:
+                return _key_reused(key)
+            return _Pending(command, first.lead, "duplicate", first.stage, first.queue, first.status)
+        try:
+            pending = self._apply(command)
+        except DomainError as error:
+            first_in_batch[key] = error
+            return error
+        first_in_batch[key] = pending
+        self.events.append((pending, self._event_row(command, pending)))
+        return pending
+
+    def _replay(self, command: Command, request_hash: str, response: dict[str, Any]) -> Reply | DomainError:
+        if request_hash != command.request_hash:
+            return _key_reused(command.event_key)
+        body = response["body"]
+        return Reply(response["status"], body, _source_of(command), _kind(command), "duplicate", True)
+
+    def _apply(self, command: Command) -> _Pending:
+        if isinstance(command, UpsertLead):
+            return self._upsert(command)
+        lead = self.by_id.get(command.lead_id)
+        if lead is None:
+            raise DomainError(404, "lead-not-found", "Lead not found", f"no lead with id {command.lead_id}")
+        if isinstance(command, RecordActivity):
+            return self._activity(command, lead)
+        return self._feedback(command, lead)
+
+    def _upsert(self, command: UpsertLead) -> _Pending:
+        body = command.body
+        lead = self.by_external.get((body.source, body.external_id))
+        changes = body.model_dump(include=body.model_fields_set - _LEAD_META_FIELDS)
+        changes["email"] = body.email
+        if lead is None:
+            row = {
+                "id": uuid.uuid4(),
+                "source": body.source,
+                "external_id": body.external_id,
+                "email": body.email,
+                "company": body.company,
+                "profile": changes,
+                "activity_counts": {},
+                "stage": "new",
+                "fit_score": 0,
+                "engagement_score": 0,
+                "queue": None,
+                "owner": None,
+                "agreement_version": None,
+                "last_activity_at": None,
+                "created_at": self.now,
+                "updated_at": self.now,
+            }
+            lead = _Lead(row, is_new=True)
+            self._remember(lead)
+            outcome, status = "created", 201
+        else:
+            profile = dict(lead.row["profile"])
+            attributes = {**profile.get("attributes", {}), **changes.pop("attributes", {})}
+            profile.update(changes)
+            profile["attributes"] = attributes
+            lead.row.update(profile=profile, email=body.email, company=profile.get("company"))
+            outcome, status = "updated", 200
+        self._evaluate(lead, command.event_key, body.stage)
+        return self._pending(command, lead, outcome, status)
+
+    def _activity(self, command: RecordActivity, lead: _Lead) -> _Pending:
+        counts = dict(lead.row["activity_counts"])
+        counts[command.body.type] = counts.get(command.body.type, 0) + 1
+        lead.row["activity_counts"] = counts
+        lead.row["last_activity_at"] = command.body.occurred_at or self.now
+        self._evaluate(lead, command.event_key, None)
+        return self._pending(command, lead, "recorded", 202)
+
+    def _feedback(self, command: RecordFeedback, lead: _Lead) -> _Pending:
+        if fulfils_first_touch(command.body.outcome):
+            for clock in self.open_clocks.get(lead.row["id"], []):
+                if clock["obligation"] == FIRST_TOUCH and clock["state"] == "open" and self.now <= clock["due_at"]:
+                    self._meet(clock)
+        lead.row["updated_at"] = self.now
+        return self._pending(command, lead, "recorded", 202)
+
+    def _meet(self, clock: dict[str, Any]) -> None:
+        clock["state"] = "met"
+        clock["closed_at"] = self.now
+        self.clock_closures.append({"b_id": clock["id"], "state": "met", "closed_at": self.now})
+        self.effects.clocks_met.append((clock["queue"] or "", clock["obligation"]))
+        data = clock_event_data(clock, self.now)
+        self.outbox.append(
+            outbox_row(
+                topic=self.settings.topic_sla, event_type=SLA_MET, cause=f"clock:{clock['id']}",
+                subject=str(clock["lead_id"]), data=data, at=self.now,
+            )
+        )  # fmt: skip
+
+    def _pending(self, command: Command, lead: _Lead, outcome: str, status: int) -> _Pending:
+        return _Pending(command, lead, outcome, lead.row["stage"], lead.row["queue"], status)
+
+    # --- decide ---------------------------------------------------------------------------------
+
+    def _evaluate(self, lead: _Lead, cause: str, asserted: str | None) -> None:
+        row = lead.row
+        facts = lead_facts(row["profile"], row["activity_counts"])
+        qualification = self.agreement.qualify(facts, row["stage"], asserted)
+        from_stage = row["stage"]
+        row.update(
+            stage=qualification.stage,
+            fit_score=qualification.fit_score,
+            engagement_score=qualification.engagement_score,
+            agreement_version=self.agreement.version,
+            updated_at=self.now,
+        )
+        explanation: list[dict[str, Any]] = [
+            {"rule": f.rule, "kind": f.kind, "points": f.points} for f in qualification.fired
+        ]
+        decision = {
+            "lead_id": row["id"],
+            "event_key": cause,
+            "agreement_version": self.agreement.version,
+            "from_stage": from_stage,
+            "to_stage": qualification.stage,
+            "fit_score": qualification.fit_score,
+            "engagement_score": qualification.engagement_score,
+            "queue": row["queue"],
+            "owner": lead.owner,
+            "explanation": explanation,
+            "decided_at": self.now,
+        }
+        self.decisions.append(decision)
+        lead_id = str(row["id"])
+        if qualification.stage != from_stage:
+            self.effects.transitions.append((from_stage, qualification.stage))
+            data = {
+                "lead_id": lead_id, "from_stage": from_stage, "to_stage": qualification.stage,
+                "fit_score": qualification.fit_score, "engagement_score": qualification.engagement_score,
+                "agreement_version": self.agreement.version,
+            }  # fmt: skip
+            self.outbox.append(
+                outbox_row(
+                    topic=self.settings.topic_lifecycle, event_type=LEAD_STAGE_CHANGED, cause=cause,
+                    subject=lead_id, data=data, at=self.now,
+                )
+            )  # fmt: skip
+        if row["owner"] is None and lead.handoff is None and reached(qualification.stage, self.agreement.handoff_stage):
+            self._hand_off(lead, facts, decision, explanation, cause)
+
+    def _hand_off(
+        self, lead: _Lead, facts: dict[str, Any], decision: dict[str, Any], explanation: list[dict[str, Any]], cause: str
+    ) -> None:
+        row = lead.row
+        choice = self.agreement.route(facts)
+        row["queue"] = choice.queue
+        decision["queue"] = choice.queue
+        explanation.append({"rule": f"queue.{choice.matched_by}", "kind": "route", "points": 0})
+        due = due_at(self.now, self.agreement.first_touch_within)
+        lead_id = str(row["id"])
+        data: dict[str, Any] = {
+            "lead_id": lead_id, "source": row["source"], "external_id": row["external_id"],
+            "email": row["email"], "company": row["company"], "stage": row["stage"], "queue": choice.queue,
+            "rep_id": None, "fit_score": row["fit_score"], "engagement_score": row["engagement_score"],
+            "agreement_version": self.agreement.version, "first_touch_due_at": due.isoformat(),
+        }  # fmt: skip
+        self.outbox.append(
+            outbox_row(
+                topic=self.settings.topic_handoff, event_type=LEAD_HANDED_OFF, cause=cause,
+                subject=lead_id, data=data, at=self.now,
+            )
+        )  # fmt: skip
+        clock = {
+            "id": uuid.uuid4(), "lead_id": row["id"], "obligation": FIRST_TOUCH, "queue": choice.queue,
+            "rep_id": None, "state": "open", "started_at": self.now, "due_at": due, "closed_at": None,
+            "agreement_version": self.agreement.version,
+        }  # fmt: skip
+        self.clocks.append(clock)
+        self.open_clocks[row["id"]].append(clock)
+        queue_handoffs = self.handoffs[choice.queue]
+        lead.handoff = _Handoff(choice.queue, len(queue_handoffs), lead, decision, data, clock)
+        queue_handoffs.append(lead.handoff)
+        self.effects.handoffs.append(choice.queue)
+
+    async def _assign_reps(self) -> None:
+        for queue, handoffs in self.handoffs.items():
+            first_turn = await repo.take_turns(self.conn, queue, len(handoffs), self.now)
+            members = self.agreement.reps_of(queue)
+            for handoff in handoffs:
+                rep = round_robin(members, first_turn + handoff.index)
+                handoff.rep = rep
+                handoff.lead.row["owner"] = rep
+                handoff.decision["owner"] = rep
+                handoff.decision["explanation"].append({"rule": f"rep.{rep}", "kind": "assign", "points": 0})
+                handoff.event_data["rep_id"] = rep
+                handoff.clock["rep_id"] = rep
+
+    # --- replies and writes ---------------------------------------------------------------------
+
+    def _reply(self, result: _Pending | Reply | DomainError) -> Reply | DomainError:
+        if not isinstance(result, _Pending):
+            return result
+        command = result.command
+        row = result.lead.row
+        body = {
+            "lead_id": str(row["id"]),
+            "event_key": command.event_key,
+            "outcome": result.outcome,
+            "stage": result.stage,
+            "queue": result.queue,
+            "owner": result.lead.owner if result.queue is not None else None,  # routed by this command or before
+            "agreement_version": self.agreement.version,
+        }
+        replayed = result.outcome == "duplicate"
+        return Reply(result.status, body, row["source"], _kind(command), result.outcome, replayed)
+
+    def _event_row(self, command: Command, pending: _Pending) -> dict[str, Any]:
+        return {
+            "event_key": command.event_key,
+            "request_hash": command.request_hash,
+            "lead_id": pending.lead.row["id"],
+            "kind": _kind(command),
+            "payload": command.body.model_dump(mode="json", exclude_none=True),
+            "response": None,
+            "received_at": self.now,
+        }
+
+    async def _write(self) -> None:
+        new = [lead.row for lead in self.by_id.values() if lead.is_new]
+        changed = [lead.row for lead in self.by_id.values() if not lead.is_new and lead.row["updated_at"] == self.now]
+        await repo.save_leads(self.conn, new, changed)
+        rows = []
+        for pending, row in self.events:
+            reply = self._reply(pending)
+            assert isinstance(reply, Reply)
+            row["response"] = {"status": reply.status, "body": reply.body}
+            rows.append(row)
+        await repo.insert_events(self.conn, rows)
+        await repo.insert_decisions(self.conn, self.decisions)
+        await repo.insert_outbox(self.conn, self.outbox)
+        await repo.insert_clocks(self.conn, self.clocks)
+        new_clock_ids = {clock["id"] for clock in self.clocks}  # inserted with their final state already
+        await repo.close_clocks(self.conn, [c for c in self.clock_closures if c["b_id"] not in new_clock_ids])
+        self.effects.outbox_rows = len(self.outbox)
+
+
+def _kind(command: Command) -> str:
+    if isinstance(command, UpsertLead):
+        return "lead"
+    return "activity" if isinstance(command, RecordActivity) else "feedback"
+
+
+def _source_of(command: Command) -> str:
+    return command.body.source if isinstance(command, UpsertLead) else "api"
+
+
+def _key_reused(key: str) -> DomainError:
+    return DomainError(
+        409, "idempotency-key-reused", "Idempotency key reused",
+        f"event key '{key}' was already used for a different request body",
+    )  # fmt: skip
+

@@ -1,0 +1,70 @@
+"""Prometheus metrics, defined once. Names ``leadrouter_*``, few labels, explicit buckets.
+
+With several uvicorn workers the CLI sets ``PROMETHEUS_MULTIPROC_DIR`` before the workers start and
+``/metrics`` aggregates every worker's samples.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_LAG_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0, 3600.0)
+
+INGEST_EVENTS = Counter(
+    "leadrouter_ingest_events_total",
+    "Inbound lead events by source, kind (lead/activity/feedback) and outcome",
+    ["source", "kind", "outcome"],
+)
+REQUEST_LATENCY = Histogram(
+    "leadrouter_http_request_duration_seconds",
+    "HTTP request latency by route template, method and status class",
+    ["route", "method", "status"],
+    buckets=_LATENCY_BUCKETS,
+)
+STAGE_TRANSITIONS = Counter(
+    "leadrouter_stage_transitions_total", "Lead stage changes", ["from_stage", "to_stage"]
+)
+HANDOFFS = Counter("leadrouter_handoffs_total", "Leads handed off to sales, by queue", ["queue"])
+GROUP_COMMIT_SIZE = Histogram(
+    "leadrouter_group_commit_batch_size",
+    "Requests committed per transaction",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
+)
+OUTBOX_PENDING = Gauge(
+    "leadrouter_outbox_pending", "Outbox events not yet published to Kafka", multiprocess_mode="max"
+)
+OUTBOX_PUBLISHED = Counter("leadrouter_outbox_published_total", "Outbox events published, by topic", ["topic"])
+OUTBOX_PUBLISH_LAG = Histogram(
+    "leadrouter_outbox_publish_lag_seconds",
+    "Time from an event's commit to its acknowledgement by Kafka",
+    buckets=_LAG_BUCKETS,
+)
+OUTBOX_PUBLISH_FAILURES = Counter("leadrouter_outbox_publish_failures_total", "Failed publish attempts")
+SLA_BREACHES = Counter(
+    "leadrouter_sla_breaches_total", "SLA clocks breached", ["queue", "obligation"]
+)
+SLA_MET = Counter("leadrouter_sla_met_total", "SLA obligations met in time", ["queue", "obligation"])
+SLA_DETECTION_LAG = Histogram(
+    "leadrouter_sla_detection_lag_seconds", "Time from a clock's due time to its breach", buckets=_LAG_BUCKETS
+)
+
+
+def render() -> tuple[bytes, str]:
+    """The exposition text for ``/metrics`` (all workers' samples in multiprocess mode)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

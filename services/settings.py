@@ -1,0 +1,63 @@
+"""All configuration, from environment variables prefixed ``LEADROUTER_`` (or a ``.env`` file)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing_extensions import Annotated
+
+
+class Settings(BaseSettings):
+    """leadrouter's settings; every field can be set as ``LEADROUTER_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="LEADROUTER_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///./leadrouter.db",
+        description="SQLAlchemy URL: sqlite+aiosqlite:///path or postgresql+asyncpg://user:pw@host/db",
+    )
+    database_pool_size: int = Field(default=10, ge=1, description="Connections per process (PostgreSQL)")
+    agreement_path: Path = Field(
+        default=Path("deploy/agreements/example.yaml"), description="The active agreement file (YAML)"
+    )
+    kafka_bootstrap_servers: str | None = Field(
+        default=None, description="Comma-separated host:port list; unset = Kafka publishing off"
+    )
+    kafka_client_id: str = "leadrouter"
+    kafka_enable_idempotence: bool = Field(
+        default=False, description="Idempotent producer (enable on Apache Kafka; some brokers lack it)"
+    )
+    topic_handoff: str = Field(default="leads.handoff", description="Topic of lead.handed_off events")
+    topic_lifecycle: str = Field(default="leads.lifecycle", description="Topic of lead.stage_changed events")
+    topic_sla: str = Field(default="sla.events", description="Topic of sla.* events")
+    readyz_requires_kafka: bool = Field(
+        default=True, description="/readyz fails while the configured Kafka is unreachable"
+    )
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated API keys accepted in 'Authorization: Bearer' or 'X-API-Key'; "
+        "empty = no authentication (local use only)",
+    )
+    max_body_bytes: int = Field(default=65_536, ge=1024, description="Largest accepted request body")
+    group_commit_max_batch: int = Field(default=256, ge=1, description="Most requests per transaction")
+    run_relay: bool = Field(default=True, description="Run the outbox relay in this process")
+    run_clock_worker: bool = Field(default=True, description="Run the SLA clock worker in this process")
+    relay_batch_size: int = Field(default=500, ge=1)
+    relay_poll_seconds: float = Field(default=1.0, gt=0, description="Longest wait between outbox scans")
+    clock_batch_size: int = Field(default=500, ge=1)
+    clock_poll_seconds: float = Field(default=1.0, gt=0, description="Longest wait between due-clock scans")
+    log_level: str = Field(default="INFO")
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether the database is the embedded SQLite file."""
+        return self.database_url.startswith("sqlite")

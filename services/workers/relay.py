@@ -1,0 +1,166 @@
+"""The outbox relay: publishes committed outbox rows to Kafka, in order, at least once.
+
+Rows are read oldest first and sent keyed by lead id (so one lead's events share a partition and
+stay ordered); a row is marked published only after the broker acknowledged it (acks=all). A row
+is never deleted before that. On PostgreSQL a transaction-scoped advisory lock lets exactly one
+replica publish at a time, which keeps per-key order across replicas.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+import structlog
+from aiokafka import AIOKafkaProducer
+
+from services import metrics
+from services.db import repositories as repo
+from services.db.uow import UnitOfWork
+from services.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+_ADVISORY_LOCK_KEY = 0x6C7260  # "lr`": the outbox relay's lock
+_MAX_BACKOFF_SECONDS = 5.0
+
+
+def create_producer(settings: Settings) -> AIOKafkaProducer:
+    """An aiokafka producer for the outbox: acks=all, batched, retrying."""
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        client_id=settings.kafka_client_id,
+        acks="all",
+        enable_idempotence=settings.kafka_enable_idempotence,
+        linger_ms=5,
+        max_batch_size=1024 * 1024,
+        max_request_size=4 * 1024 * 1024,
+        request_timeout_ms=15_000,
+        retry_backoff_ms=200,
+    )
+
+
+class OutboxRelay:
+    """Background task moving outbox rows to Kafka; ``wake()`` after a commit shortens its wait."""
+
+    def __init__(self, uow: UnitOfWork, settings: Settings, now: Callable[[], datetime]) -> None:
+        self._uow = uow
+        self._settings = settings
+        self._now = now
+        self._producer: AIOKafkaProducer | None = None
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        """Tell the relay new rows were committed."""
+        self._wake.set()
+
+    def start(self) -> None:
+        """Start publishing in the background."""
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        """Stop publishing (rows not yet acknowledged stay in the outbox) and close the producer."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._close_producer()
+
+    async def broker_reachable(self, timeout: float = 2.0) -> bool:
+        """Whether the broker answers a metadata request now."""
+        if self._producer is None:
+            return False
+        try:
+            await asyncio.wait_for(self._producer.client.fetch_all_metadata(), timeout)
+        except Exception:  # noqa: BLE001 - any failure means "not reachable"
+            return False
+        return True
+
+    async def _close_producer(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            with contextlib.suppress(Exception):
+                await producer.stop()
+
+    async def _run(self) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                if self._producer is None:
+                    producer = create_producer(self._settings)
+                    try:
+                        await producer.start()
+                    except BaseException:
+                        with contextlib.suppress(Exception):
+                            await producer.stop()
+                        raise
+                    self._producer = producer
+                    log.info("relay.connected")
+                published, full = await self.publish_batch()
+                backoff = 0.1
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # noqa: BLE001 - broker or database trouble: back off and retry
+                metrics.OUTBOX_PUBLISH_FAILURES.inc()
+                log.warning("relay.retrying", error=type(error).__name__, detail=str(error)[:300], backoff=backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, _MAX_BACKOFF_SECONDS)
+                continue
+            if full:
+                continue
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._settings.relay_poll_seconds)
+
+    async def publish_batch(self) -> tuple[int, bool]:
+        """Publish one batch of the oldest unpublished rows; returns (published, batch was full)."""
+        assert self._producer is not None
+        limit = self._settings.relay_batch_size
+        failure: BaseException | None = None
+        async with self._uow.transaction() as conn:
+            if conn.dialect.name == "postgresql":
+                locked = await conn.scalar(sa.select(sa.func.pg_try_advisory_xact_lock(_ADVISORY_LOCK_KEY)))
+                if not locked:
+                    return 0, False
+            rows = await repo.unpublished(conn, limit)
+            if not rows:
+                metrics.OUTBOX_PENDING.set(0)
+                return 0, False
+            delivered, failure = await self._send(rows)
+            now = self._now()
+            await repo.mark_published(conn, [row["id"] for row in delivered], now)
+            pending = await repo.count_unpublished(conn)
+        for row in delivered:
+            metrics.OUTBOX_PUBLISHED.labels(row["topic"]).inc()
+            metrics.OUTBOX_PUBLISH_LAG.observe(max(0.0, (now - row["created_at"]).total_seconds()))
+        metrics.OUTBOX_PENDING.set(pending)
+        if failure is not None:
+            raise failure
+        return len(delivered), len(rows) == limit
+
+    async def _send(self, rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], BaseException | None]:
+        """Send rows; return those acknowledged, keeping per-key order: after a key's first failure,
+        none of its later rows count as delivered (they are sent again, in order, next time)."""
+        assert self._producer is not None
+        futures = []
+        for row in rows:
+            value = orjson.dumps(row["event"])
+            futures.append(await self._producer.send(row["topic"], value=value, key=row["key"].encode()))
+        outcomes = await asyncio.gather(*futures, return_exceptions=True)
+        failed_keys: set[str] = set()
+        delivered = []
+        failure: BaseException | None = None
+        for row, outcome in zip(rows, outcomes, strict=True):
+            if isinstance(outcome, BaseException) or row["key"] in failed_keys:
+                failed_keys.add(row["key"])
+                if isinstance(outcome, BaseException) and failure is None:
+                    failure = outcome
+                continue
+            delivered.append(row)
+        return delivered, failure
