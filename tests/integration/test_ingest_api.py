@@ -1,0 +1,260 @@
+"""The ingest API on real SQLite and PostgreSQL: create, update, idempotency, bad input, reads."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from services.db.tables import decisions, lead_events, leads, outbox, sla_clocks
+from services.db.uow import UnitOfWork
+from services.settings import Settings
+from tests.support.app import app_client, runtime_of
+from tests.support.leads import lead_body, qualified_lead_body
+
+
+def _settings(db_url: str, agreement: Path, **extra: Any) -> Settings:
+    return Settings(
+        database_url=db_url, agreement_path=agreement, kafka_bootstrap_servers=None, run_clock_worker=False, **extra
+    )
+
+
+async def _count(uow: UnitOfWork, table: sa.Table) -> int:
+    async with uow.read() as conn:
+        return int((await conn.execute(sa.select(sa.func.count()).select_from(table))).scalar_one())
+
+
+async def _counts(uow: UnitOfWork) -> dict[str, int]:
+    return {t.name: await _count(uow, t) for t in (leads, lead_events, decisions, outbox, sla_clocks)}
+
+
+async def test_create_then_update_the_same_lead(db_url: str, agreement_file: Path, uow: UnitOfWork) -> None:
+    body = lead_body()
+    async with app_client(_settings(db_url, agreement_file)) as (client, _):
+        created = await client.post("/v1/leads", json=body)
+        assert created.status_code == 201, created.text
+        assert created.json()["outcome"] == "created"
+        updated = await client.post("/v1/leads", json={**body, "title": "CTO", "email": body["email"].upper()})
+        assert updated.status_code == 200, updated.text
+        assert updated.json()["outcome"] == "updated"
+        assert updated.json()["lead_id"] == created.json()["lead_id"]
+        detail = (await client.get(f"/v1/leads/{created.json()['lead_id']}")).json()
+    assert detail["email"] == body["email"].lower()
+    assert [entry["kind"] for entry in detail["timeline"]] == ["lead", "lead"]
+    assert await _count(uow, leads) == 1
+
+
+async def test_qualified_lead_is_handed_off_with_clock_and_explanation(
+    db_url: str, agreement_file: Path, uow: UnitOfWork
+) -> None:
+    async with app_client(_settings(db_url, agreement_file)) as (client, _):
+        lead = (await client.post("/v1/leads", json=lead_body())).json()
+        assert lead["stage"] == "new"
+        assert lead["owner"] is None
+        demo = await client.post(f"/v1/leads/{lead['lead_id']}/activities", json={"type": "demo_request"})
+        assert demo.status_code == 202, demo.text
+        assert demo.json()["stage"] == "sql"
+        assert demo.json()["queue"] == "enterprise-dach"
+        assert demo.json()["owner"] in {"rep-anna", "rep-jonas"}
+        detail = (await client.get(f"/v1/leads/{lead['lead_id']}")).json()
+        feed = (await client.get("/v1/events")).json()
+    fired = {(rule["rule"], rule["kind"]): rule["points"] for rule in detail["explanation"]}
+    assert fired[("icp-industry", "fit")] == 20
+    assert fired[("demo-request", "engagement")] == 40
+    assert ("stage.sql", "stage") in fired
+    assert ("queue.enterprise-dach", "route") in fired
+    assert detail["fit_score"] == 80  # industry 20 + enterprise 25 + senior 15 + country 10 + revenue 10
+    assert detail["engagement_score"] == 40
+    assert detail["agreement_version"] == "acme-sla@1"
+    assert [c["obligation"] for c in detail["clocks"]] == ["first_touch"]
+    assert detail["clocks"][0]["state"] == "open"
+    assert detail["clocks"][0]["rep_id"] == detail["owner"]
+    types = [event["type"] for event in feed["events"]]
+    assert types == ["com.leadrouter.lead.stage_changed", "com.leadrouter.lead.handed_off"]
+    handoff = feed["events"][1]
+    assert handoff["specversion"] == "1.0"
+    assert handoff["subject"] == lead["lead_id"]
+    assert handoff["data"]["rep_id"] == detail["owner"]
+    assert await _count(uow, sla_clocks) == 1
+
+
+async def test_round_robin_rotates_within_the_queue(db_url: str, agreement_file: Path) -> None:
+    async with app_client(_settings(db_url, agreement_file)) as (client, _):
+        owners = []
+        for _ in range(4):  # one at a time: the rotation order is observable
+            reply = await client.post("/v1/leads", json=qualified_lead_body(country="US"))
+            owners.append(reply.json()["owner"])
+        concurrent = await asyncio.gather(
+            *(client.post("/v1/leads", json=qualified_lead_body(country="US")) for _ in range(9))
+        )
+    assert owners == ["rep-maria", "rep-tom", "rep-yuki", "rep-maria"]
+    later = [reply.json()["owner"] for reply in concurrent]
+    assert sorted(later) == sorted(["rep-tom", "rep-yuki", "rep-maria"] * 3)
+
+
+async def test_replayed_event_returns_first_response_and_changes_nothing(
+    db_url: str, agreement_file: Path, uow: UnitOfWork
+) -> None:
+    body = qualified_lead_body(event_id="evt-1")
+    async with app_client(_settings(db_url, agreement_file)) as (client, _):
+        first = await client.post("/v1/leads", json=body)
+        before = await _counts(uow)
+        again = await client.post("/v1/leads", json=body)
+        header_key = {"Idempotency-Key": "retry-7"}
+        activity = {"type": "page_view", "url": "https://example.com/pricing"}
+        lead_id = first.json()["lead_id"]
+        a1 = await client.post(f"/v1/leads/{lead_id}/activities", json=activity, headers=header_key)
+        a2 = await client.post(f"/v1/leads/{lead_id}/activities", json=activity, headers=header_key)
+        reused = await client.post(
+            f"/v1/leads/{lead_id}/activities", json={"type": "webinar_attended"}, headers=header_key
+        )
+    assert again.status_code == first.status_code == 201
+    assert again.json() == first.json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert a1.json() == a2.json()
+    assert reused.status_code == 409
+    assert reused.headers["content-type"] == "application/problem+json"
+    assert reused.json()["type"].endswith("/idempotency-key-reused")
+    after = await _counts(uow)
+    assert after["leads"] == before["leads"] == 1
+    assert after["outbox"] == before["outbox"]
+    assert after["lead_events"] == before["lead_events"] + 1  # only the first page view
+
+
+async def test_duplicates_inside_one_group_commit_are_applied_once(
+    db_url: str, agreement_file: Path, uow: UnitOfWork
+) -> None:
+    body = qualified_lead_body(event_id="same-event")
+    async with app_client(_settings(db_url, agreement_file)) as (client, _):
+        replies = await asyncio.gather(*(client.post("/v1/leads", json=body) for _ in range(20)))
+    assert {r.status_code for r in replies} == {201}
+    assert len({r.json()["lead_id"] for r in replies}) == 1
+    assert len({r.json()["owner"] for r in replies}) == 1
+    assert await _count(uow, leads) == 1
+    assert await _count(uow, sla_clocks) == 1
+
+
+@pytest.mark.parametrize(
+    ("payload", "field", "status"),
+    [
+        ({"email": "not-an-email"}, "email", 422),
+        ({"employees": "many"}, "employees", 422),
+        ({"stage": "hot"}, "stage", 422),
+        ({"country": "Germany"}, "country", 422),
+        ({"unexpected": 1}, "unexpected", 422),
+        ({"external_id": ""}, "external_id", 422),
+    ],
+)
+async def test_bad_lead_fields_are_named_and_nothing_is_stored(
+    db_url: str, agreement_file: Path, uow: UnitOfWork, payload: dict[str, Any], field: str, status: int
+) -> None:
+    async with app_client(_settings(db_url, agreement_file)) as (client, _):
+        reply = await client.post("/v1/leads", json=lead_body(**payload))
+    assert reply.status_code == status
+    assert reply.headers["content-type"] == "application/problem+json"
+    problem = reply.json()
+    assert problem["status"] == status
+    assert problem["type"] == "https://leadrouter.dev/problems/validation-error"
+    assert field in [error["field"] for error in problem["errors"]]
+    assert await _counts(uow) == dict.fromkeys(("leads", "lead_events", "decisions", "outbox", "sla_clocks"), 0)
+
+
+async def test_malformed_oversized_and_wrong_media_type_are_rejected(
+    db_url: str, agreement_file: Path, uow: UnitOfWork
+) -> None:
+    async with app_client(_settings(db_url, agreement_file, max_body_bytes=2048)) as (client, _):
+        malformed = await client.post(
+            "/v1/leads", content=b'{"source": "x", ', headers={"content-type": "application/json"}
+        )
+        huge = await client.post("/v1/leads", json=lead_body(attributes={"notes": "x" * 1900, "more": "y" * 500}))
+        text = await client.post("/v1/leads", content=b"source=x", headers={"content-type": "text/plain"})
+        missing = await client.post(
+            "/v1/leads/6f1c0b53-0000-4000-8000-000000000000/activities", json={"type": "page_view"}
+        )
+        unknown_activity = await client.post(
+            "/v1/leads/6f1c0b53-0000-4000-8000-000000000000/activities", json={"type": "telepathy"}
+        )
+        bad_id = await client.get("/v1/leads/not-a-uuid")
+    assert malformed.status_code == 400
+    assert malformed.json()["type"].endswith("/malformed-json")
+    assert malformed.json()["errors"][0]["field"] == "body"
+    assert huge.status_code == 413
+    assert text.status_code == 415
+    assert missing.status_code == 404
+    assert missing.json()["type"].endswith("/lead-not-found")
+    assert unknown_activity.status_code == 422
+    assert unknown_activity.json()["errors"][0]["field"] == "type"
+    assert bad_id.status_code == 422
+    assert bad_id.json()["errors"][0]["field"] == "path.lead_id"
+    assert await _count(uow, leads) == 0
+
+
+async def test_rejection_without_reason_is_invalid(db_url: str, agreement_file: Path) -> None:
+    async with app_client(_settings(db_url, agreement_file)) as (client, _):
+        lead = (await client.post("/v1/leads", json=qualified_lead_body())).json()
+        reply = await client.post(f"/v1/leads/{lead['lead_id']}/feedback", json={"outcome": "rejected"})
+    assert reply.status_code == 422
+    assert "reason is required" in reply.json()["errors"][0]["message"]
+
+
+async def test_touch_before_the_deadline_meets_the_clock(db_url: str, agreement_file: Path, uow: UnitOfWork) -> None:
+    async with app_client(_settings(db_url, agreement_file)) as (client, _):
+        lead = (await client.post("/v1/leads", json=qualified_lead_body())).json()
+        touched = await client.post(
+            f"/v1/leads/{lead['lead_id']}/feedback", json={"outcome": "touched", "rep_id": lead["owner"]}
+        )
+        assert touched.status_code == 202, touched.text
+        detail = (await client.get(f"/v1/leads/{lead['lead_id']}")).json()
+        feed = (await client.get("/v1/events")).json()
+    assert detail["clocks"][0]["state"] == "met"
+    assert feed["events"][-1]["type"] == "com.leadrouter.sla.met"
+
+
+async def test_event_feed_pages_with_a_cursor(db_url: str, agreement_file: Path) -> None:
+    async with app_client(_settings(db_url, agreement_file)) as (client, _):
+        for _ in range(3):
+            await client.post("/v1/leads", json=qualified_lead_body())
+        first = (await client.get("/v1/events", params={"limit": 4})).json()
+        rest = (await client.get("/v1/events", params={"after": first["next_cursor"], "limit": 100})).json()
+        empty = (await client.get("/v1/events", params={"after": rest["next_cursor"]})).json()
+        bad = await client.get("/v1/events", params={"limit": 0})
+    ids = [e["id"] for e in first["events"] + rest["events"]]
+    assert len(first["events"]) == 4
+    assert len(ids) == len(set(ids)) == 6  # stage change + handoff per lead
+    assert empty == {"events": [], "next_cursor": rest["next_cursor"]}
+    assert bad.status_code == 422
+
+
+async def test_api_keys_are_enforced_when_configured(db_url: str, agreement_file: Path) -> None:
+    settings = _settings(db_url, agreement_file, api_keys="k-one,k-two")
+    async with app_client(settings) as (client, _):
+        anonymous = await client.post("/v1/leads", json=lead_body())
+        wrong = await client.post("/v1/leads", json=lead_body(), headers={"Authorization": "Bearer nope"})
+        bearer = await client.post("/v1/leads", json=lead_body(), headers={"Authorization": "Bearer k-two"})
+        header = await client.get("/v1/events", headers={"X-API-Key": "k-one"})
+        health = await client.get("/healthz")
+    assert anonymous.status_code == 401
+    assert wrong.status_code == 401
+    assert wrong.json()["type"].endswith("/invalid-api-key")
+    assert bearer.status_code == 201
+    assert header.status_code == 200
+    assert health.status_code == 200
+
+
+async def test_health_readiness_and_metrics(db_url: str, agreement_file: Path) -> None:
+    async with app_client(_settings(db_url, agreement_file)) as (client, app):
+        await client.post("/v1/leads", json=qualified_lead_body())
+        health = await client.get("/healthz")
+        ready = await client.get("/readyz")
+        exposition = (await client.get("/metrics")).text
+        assert runtime_of(app).relay is None
+    assert health.json() == {"status": "ok"}
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"database": "ok", "kafka": "disabled"}
+    assert 'leadrouter_ingest_events_total{kind="lead",outcome="created",source="hubspot"}' in exposition
+    assert 'leadrouter_handoffs_total{queue="enterprise-dach"}' in exposition
+    assert 'leadrouter_http_request_duration_seconds_count{method="POST",route="/v1/leads",status="2xx"}' in exposition
+    assert "leadrouter_group_commit_batch_size_bucket" in exposition
