@@ -1,0 +1,178 @@
+"""Repositories, outbox and clock claiming on real SQLite and PostgreSQL, including concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from services.db import repositories as repo
+from services.db.tables import leads, sla_clocks
+from services.db.uow import UnitOfWork
+from services.events import outbox_row
+from services.settings import Settings
+from services.workers.clocks import ClockWorker
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def _lead(n: int) -> dict[str, Any]:
+    return {
+        "id": uuid.uuid4(), "source": "test", "external_id": f"x-{n}", "email": f"a{n}@example.com",
+        "company": None, "profile": {}, "activity_counts": {}, "stage": "mql", "fit_score": 0,
+        "engagement_score": 0, "queue": "q", "owner": "r", "agreement_version": "t@1",
+        "last_activity_at": None, "created_at": T0, "updated_at": T0,
+    }  # fmt: skip
+
+
+def _clock(lead_id: uuid.UUID, due: datetime) -> dict[str, Any]:
+    return {
+        "id": uuid.uuid4(), "lead_id": lead_id, "obligation": "first_touch", "queue": "q", "rep_id": "r",
+        "state": "open", "started_at": T0, "due_at": due, "closed_at": None, "agreement_version": "t@1",
+    }  # fmt: skip
+
+
+async def _seed_queue(uow: UnitOfWork) -> None:
+    async with uow.transaction() as conn:
+        await repo.sync_roster(conn, {"q": ("test queue", [("r1", "One"), ("r2", "Two")])}, T0)
+
+
+async def test_times_round_trip_as_aware_utc(uow: UnitOfWork) -> None:
+    lead = _lead(1)
+    lead["created_at"] = datetime(2026, 3, 29, 3, 30, tzinfo=UTC) - timedelta(microseconds=1)
+    async with uow.transaction() as conn:
+        await repo.save_leads(conn, [lead], [])
+    async with uow.read() as conn:
+        (stored,) = await repo.leads_by_id(conn, [lead["id"]])
+    assert stored["created_at"] == lead["created_at"]
+    assert stored["created_at"].tzinfo is not None
+
+
+async def test_lookup_by_external_id_and_event_keys(uow: UnitOfWork) -> None:
+    rows = [_lead(n) for n in range(3)]
+    async with uow.transaction() as conn:
+        await repo.save_leads(conn, rows, [])
+        await repo.insert_events(
+            conn,
+            [
+                {"event_key": "k1", "request_hash": "h", "lead_id": rows[0]["id"], "kind": "lead",
+                 "payload": {}, "response": {"status": 201, "body": {"a": 1}}, "received_at": T0},
+            ],
+        )  # fmt: skip
+    async with uow.read() as conn:
+        found = await repo.leads_by_external_id(conn, [("test", "x-1"), ("test", "x-2"), ("other", "x-1")])
+        events = await repo.find_events(conn, ["k1", "k2"])
+    assert sorted(r["external_id"] for r in found) == ["x-1", "x-2"]
+    assert events["k1"]["response"] == {"status": 201, "body": {"a": 1}}
+    assert "k2" not in events
+
+
+async def test_concurrent_turn_reservations_never_overlap(db_url: str, uow: UnitOfWork) -> None:
+    await _seed_queue(uow)
+    # Separate engines = separate connections, as several replicas would have.
+    from services.db.engine import create_engine  # noqa: PLC0415
+
+    engines = [create_engine(Settings(database_url=db_url)) for _ in range(4)]
+
+    async def reserve(engine_index: int, count: int) -> list[int]:
+        taken = []
+        for _ in range(10):
+            async with UnitOfWork(engines[engine_index]).transaction() as conn:
+                first = await repo.take_turns(conn, "q", count, T0)
+                taken.extend(range(first, first + count))
+        return taken
+
+    results = await asyncio.gather(*(reserve(i, i + 1) for i in range(4)))
+    for engine in engines:
+        await engine.dispose()
+    turns = sorted(t for result in results for t in result)
+    assert turns == list(range(10 * (1 + 2 + 3 + 4)))  # every turn once, none lost
+
+
+async def test_outbox_reads_in_order_and_marks_published(uow: UnitOfWork) -> None:
+    rows = [
+        outbox_row(topic="t", event_type="e", cause=f"c{n}", subject=f"s{n % 2}", data={"n": n}, at=T0)
+        for n in range(5)
+    ]
+    async with uow.transaction() as conn:
+        await repo.insert_outbox(conn, rows)
+    async with uow.transaction() as conn:
+        pending = await repo.unpublished(conn, 3)
+        await repo.mark_published(conn, [r["id"] for r in pending[:2]], T0)
+    async with uow.read() as conn:
+        left = await repo.unpublished(conn, 10)
+        count = await repo.count_unpublished(conn)
+        feed = await repo.events_after(conn, 0, 10)
+    assert [r["event"]["data"]["n"] for r in pending] == [0, 1, 2]
+    assert [r["event"]["data"]["n"] for r in left] == [2, 3, 4]
+    assert count == 3
+    assert len(feed) == 5  # the feed keeps published events
+
+
+async def test_stable_event_ids_make_a_repeated_write_fail_not_duplicate(uow: UnitOfWork) -> None:
+    row = outbox_row(topic="t", event_type="e", cause="same", subject="s", data={}, at=T0)
+    async with uow.transaction() as conn:
+        await repo.insert_outbox(conn, [row])
+    try:
+        async with uow.transaction() as conn:
+            await repo.insert_outbox(conn, [dict(row)])
+    except sa.exc.IntegrityError:
+        pass
+    else:
+        raise AssertionError("a second outbox row with the same event id was accepted")
+    async with uow.read() as conn:
+        assert await repo.count_unpublished(conn) == 1
+
+
+async def test_due_clocks_are_breached_once_even_with_concurrent_workers(db_url: str, uow: UnitOfWork) -> None:
+    lead_rows = [_lead(n) for n in range(300)]
+    clocks = [_clock(row["id"], T0 + timedelta(minutes=1)) for row in lead_rows]
+    clocks.append(_clock(lead_rows[0]["id"], T0 + timedelta(hours=5)))  # not due yet
+    async with uow.transaction() as conn:
+        await repo.save_leads(conn, lead_rows, [])
+        await repo.insert_clocks(conn, clocks)
+    now = T0 + timedelta(minutes=2)
+    from services.db.engine import create_engine  # noqa: PLC0415
+
+    engines = [create_engine(Settings(database_url=db_url)) for _ in range(3)]
+    settings = Settings(database_url=db_url, clock_batch_size=40)
+    workers = [ClockWorker(UnitOfWork(engine), settings, lambda: now) for engine in engines]
+
+    async def drain(worker: ClockWorker) -> int:
+        total = 0
+        while (n := await worker.breach_due()) > 0:
+            total += n
+        return total
+
+    counts = await asyncio.gather(*(drain(w) for w in workers))
+    for engine in engines:
+        await engine.dispose()
+    assert sum(counts) == 300
+    async with uow.read() as conn:
+        states = dict((await conn.execute(sa.select(sla_clocks.c.state, sa.func.count()).group_by(sla_clocks.c.state))).all())
+        breaches = await repo.count_unpublished(conn)
+        next_due = await repo.next_due_at(conn)
+        lead_count = (await conn.execute(sa.select(sa.func.count()).select_from(leads))).scalar_one()
+    assert states == {"breached": 300, "open": 1}
+    assert breaches == 300  # exactly one sla.breached event per clock
+    assert next_due == T0 + timedelta(hours=5)
+    assert lead_count == 300
+
+
+async def test_open_clocks_close_only_once(uow: UnitOfWork) -> None:
+    lead = _lead(1)
+    clock = _clock(lead["id"], T0 + timedelta(hours=1))
+    async with uow.transaction() as conn:
+        await repo.save_leads(conn, [lead], [])
+        await repo.insert_clocks(conn, [clock])
+    async with uow.transaction() as conn:
+        (open_clock,) = await repo.open_clocks_of(conn, [lead["id"]])
+        await repo.close_clocks(conn, [{"b_id": open_clock["id"], "state": "met", "closed_at": T0}])
+        await repo.close_clocks(conn, [{"b_id": open_clock["id"], "state": "cancelled", "closed_at": T0}])
+    async with uow.read() as conn:
+        assert await repo.open_clocks_of(conn, [lead["id"]]) == []
+        state = (await conn.execute(sa.select(sla_clocks.c.state))).scalar_one()
+    assert state == "met"
