@@ -1,0 +1,137 @@
+"""End to end: ``leadrouter`` as a process on PostgreSQL and a Kafka-protocol broker."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from services.db.engine import create_engine
+from services.db.tables import leads
+from services.settings import Settings
+from tests.conftest import new_postgres_database
+from tests.support.components import KafkaBroker, PostgresCluster
+from tests.support.kafka import consume
+from tests.support.leads import qualified_lead_body
+from tests.support.service import ServiceProcess, run_cli
+
+pytestmark = pytest.mark.e2e
+
+
+def _env(db_url: str, agreement: Path, kafka: KafkaBroker) -> dict[str, str]:
+    suffix = uuid.uuid4().hex[:8]
+    return {
+        "LEADROUTER_DATABASE_URL": db_url,
+        "LEADROUTER_AGREEMENT_PATH": str(agreement),
+        "LEADROUTER_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap,
+        "LEADROUTER_TOPIC_HANDOFF": f"handoff-{suffix}",
+        "LEADROUTER_TOPIC_LIFECYCLE": f"lifecycle-{suffix}",
+        "LEADROUTER_TOPIC_SLA": f"sla-{suffix}",
+        "LEADROUTER_CLOCK_POLL_SECONDS": "0.2",
+        "LEADROUTER_RELAY_POLL_SECONDS": "0.2",
+    }
+
+
+@pytest.fixture
+def empty_pg_url(postgres: PostgresCluster) -> Iterator[str]:
+    """A PostgreSQL database with no tables: the test migrates it with the CLI."""
+    name = new_postgres_database(postgres, template="template0")
+    yield postgres.url(name)
+    postgres.psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+async def test_lead_is_handed_off_and_a_missed_first_touch_breaches(
+    empty_pg_url: str, agreement_file: Path, kafka: KafkaBroker, tmp_path: Path
+) -> None:
+    env = _env(empty_pg_url, agreement_file, kafka)
+    migrated = run_cli(["migrate"], env)
+    assert migrated.returncode == 0, migrated.stderr
+    service = ServiceProcess(env, tmp_path / "service.log")
+    service.start()
+    try:
+        async with httpx.AsyncClient(base_url=service.base_url, timeout=10) as client:
+            late = (await client.post("/v1/leads", json=qualified_lead_body())).json()
+            on_time = (await client.post("/v1/leads", json=qualified_lead_body())).json()
+            touched = await client.post(f"/v1/leads/{on_time['lead_id']}/feedback", json={"outcome": "touched"})
+            assert touched.status_code == 202, touched.text
+            handoffs = await consume(
+                kafka.bootstrap,
+                [env["LEADROUTER_TOPIC_HANDOFF"]],
+                lambda got: {m["key"] for m in got} >= {late["lead_id"], on_time["lead_id"]},
+            )
+            breach_deadline = time.monotonic() + 4.0  # both deadlines (2 s) lapse well before this
+            sla = await consume(
+                kafka.bootstrap,
+                [env["LEADROUTER_TOPIC_SLA"]],
+                lambda got: any(m["event"]["type"].endswith("sla.breached") for m in got)
+                and time.monotonic() > breach_deadline,
+                timeout=30,
+            )
+            exposition = (await client.get("/metrics")).text
+            late_detail = (await client.get(f"/v1/leads/{late['lead_id']}")).json()
+            on_time_detail = (await client.get(f"/v1/leads/{on_time['lead_id']}")).json()
+    finally:
+        service.stop()
+    handoff = next(m for m in handoffs if m["key"] == late["lead_id"])["event"]
+    assert handoff["type"] == "com.leadrouter.lead.handed_off"
+    assert handoff["data"]["queue"] == "enterprise-dach"
+    assert handoff["data"]["rep_id"] == late["owner"]
+    events = {(m["key"], m["event"]["type"].rpartition(".")[2]) for m in sla}
+    assert events == {(late["lead_id"], "breached"), (on_time["lead_id"], "met")}
+    assert 'leadrouter_sla_breaches_total{obligation="first_touch",queue="enterprise-dach"} 1.0' in exposition
+    assert 'leadrouter_sla_met_total{obligation="first_touch",queue="enterprise-dach"} 1.0' in exposition
+    assert late_detail["clocks"][0]["state"] == "breached"
+    assert on_time_detail["clocks"][0]["state"] == "met"
+
+
+async def _post_until_cancelled(client: httpx.AsyncClient, acked: list[str]) -> None:
+    while True:
+        try:
+            reply = await client.post("/v1/leads", json=qualified_lead_body())
+        except httpx.HTTPError:
+            await asyncio.sleep(0.01)  # the service is gone; keep trying until cancelled
+            continue
+        if reply.status_code == 201:
+            acked.append(reply.json()["lead_id"])
+
+
+async def test_sigkill_under_load_loses_no_acknowledged_lead(
+    db_url: str, agreement_file: Path, kafka: KafkaBroker, tmp_path: Path
+) -> None:
+    env = _env(db_url, agreement_file, kafka)
+    service = ServiceProcess(env, tmp_path / "service.log")
+    service.start()
+    acked: list[str] = []
+    async with httpx.AsyncClient(base_url=service.base_url, timeout=5) as client:
+        writers = [asyncio.create_task(_post_until_cancelled(client, acked)) for _ in range(16)]
+        while len(acked) < 200:
+            await asyncio.sleep(0.05)
+        service.kill()  # mid-stream: requests are in flight and in the group-commit queue
+        await asyncio.sleep(0.3)
+        for writer in writers:
+            writer.cancel()
+        await asyncio.gather(*writers, return_exceptions=True)
+    acknowledged = set(acked)
+    service.start()  # restart: the relay drains whatever the killed process left in the outbox
+    try:
+        engine = create_engine(Settings(database_url=db_url))
+        async with engine.connect() as conn:
+            stored = {str(i) for i in (await conn.execute(sa.select(leads.c.id))).scalars()}
+        await engine.dispose()
+        handoffs = await consume(
+            kafka.bootstrap,
+            [env["LEADROUTER_TOPIC_HANDOFF"]],
+            lambda got: {m["key"] for m in got} >= acknowledged,
+            timeout=60,
+        )
+    finally:
+        service.stop()
+    assert acknowledged <= stored
+    handed_off = [m["key"] for m in handoffs if m["key"] in acknowledged]
+    assert set(handed_off) == acknowledged
