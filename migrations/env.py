@@ -15,7 +15,7 @@ config = context.config
 
 
 def _url() -> str:
-    return config.attributes.get("database_url") or Settings().database_url  # type: ignore[no-any-return]
+    return config.attributes.get("database_url") or Settings().database_url
 
 
 def _configure(connection: Connection) -> None:

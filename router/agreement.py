@@ -130,7 +130,9 @@ class CompiledAgreement:
         self.fallback_queue: str = document.handoff.fallback_queue
         self.first_touch_within: timedelta = document.obligations.first_touch.within
 
-    def qualify(self, facts: dict[str, Any], current_stage: str, asserted: str | None = None) -> Qualification:
+    def qualify(
+        self, facts: dict[str, Any], current_stage: str, asserted: str | None = None
+    ) -> Qualification:
         """Score ``facts``, classify the stage (never backwards) and explain which rules fired."""
         fired: list[FiredRule] = []
         fit = 0

@@ -17,10 +17,9 @@ def advance(current: str, evaluated: str, asserted: str | None = None) -> str:
         return asserted
     if current == DISQUALIFIED:
         return DISQUALIFIED
-    if evaluated == DISQUALIFIED or asserted == DISQUALIFIED:
+    if DISQUALIFIED in (evaluated, asserted):
         return DISQUALIFIED if RANK[current] < RANK["mql"] else current
-    best = max(current, evaluated, asserted or "new", key=RANK.__getitem__)
-    return best
+    return max(current, evaluated, asserted or "new", key=RANK.__getitem__)
 
 
 def reached(stage: str, target: str) -> bool:

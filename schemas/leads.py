@@ -38,7 +38,9 @@ def normalise_email(value: str) -> str:
 Email = Annotated[str, AfterValidator(normalise_email)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 Key = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
-CountryCode = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z]{2}$")]
+CountryCode = Annotated[
+    str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z]{2}$")
+]
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 AttributeValue = str | int | float | bool | None
 

@@ -34,7 +34,9 @@ class AgreementError(ValueError):
         super().__init__("\n".join(lines))
 
 
-def _node_positions(node: yaml.Node, path: tuple[str | int, ...], out: dict[tuple[str | int, ...], yaml.Node]) -> None:
+def _node_positions(
+    node: yaml.Node, path: tuple[str | int, ...], out: dict[tuple[str | int, ...], yaml.Node]
+) -> None:
     out[path] = node
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
@@ -52,7 +54,11 @@ def _locate(
     for end in range(len(real), -1, -1):
         node = positions.get(real[:end])
         if node is not None:
-            return node.start_mark.line + 1, node.start_mark.column + 1, ".".join(map(str, real)) or "(document)"
+            return (
+                node.start_mark.line + 1,
+                node.start_mark.column + 1,
+                ".".join(map(str, real)) or "(document)",
+            )
     return 1, 1, ".".join(map(str, real)) or "(document)"
 
 

@@ -34,7 +34,9 @@ def migrate(
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
-    workers: Annotated[int, typer.Option(min=1, help="Worker processes (each with its own group commit)")] = 1,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Worker processes (each with its own group commit)")
+    ] = 1,
     relay: Annotated[bool, typer.Option(help="Run the outbox relay to Kafka in this service")] = True,
     clock_worker: Annotated[bool, typer.Option(help="Run the SLA clock worker in this service")] = True,
     access_log: Annotated[bool, typer.Option(help="Log every request (costs throughput)")] = False,

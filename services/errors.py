@@ -14,6 +14,7 @@ class DomainError(Exception):
         slug: str,
         title: str,
         detail: str,
+        *,
         errors: list[FieldError] | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 from typing import Protocol
 
 import structlog
@@ -58,8 +59,7 @@ class GroupCommitter:
     async def stop(self) -> None:
         """Stop taking commands, commit what is queued, then end the writer."""
         self._closing = True
-        while not self._queue.empty():
-            await asyncio.sleep(0.01)
+        await self._queue.join()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -81,7 +81,11 @@ class GroupCommitter:
             items = [await self._queue.get()]
             while len(items) < self._max_batch and not self._queue.empty():
                 items.append(self._queue.get_nowait())
-            await self._commit(items)
+            try:
+                await self._commit(items)
+            finally:
+                for _ in items:
+                    self._queue.task_done()
 
     async def _commit(self, items: list[_Item], attempts: int = 2) -> None:
         commands = [command for command, _ in items]
@@ -97,7 +101,7 @@ class GroupCommitter:
                 # Another replica inserted the same lead or event first: re-read and apply again.
                 await self._commit(items, attempts - 1)
             else:
-                log.error("group_commit.failed", error=type(error).__name__, detail=str(error)[:500])
+                log.exception("group_commit.failed", error=type(error).__name__)
                 _resolve(items, [database_unavailable(error)])
             return
         except Exception as error:  # a bug: answer 500 rather than hang the callers
@@ -113,7 +117,7 @@ class GroupCommitter:
         _resolve(items, replies)
 
 
-def _resolve(items: list[_Item], outcomes: list[Reply | DomainError] | list[BaseException]) -> None:
+def _resolve(items: list[_Item], outcomes: Sequence[Reply | BaseException]) -> None:
     for index, (_, future) in enumerate(items):
         if future.done():
             continue

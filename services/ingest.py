@@ -123,9 +123,7 @@ class _Pending:
 class IngestBatch:
     """Applies commands with one agreement and one ``now`` inside the caller's transaction."""
 
-    def __init__(
-        self, agreement: CompiledAgreement, settings: Settings, now: Callable[[], datetime]
-    ) -> None:
+    def __init__(self, agreement: CompiledAgreement, settings: Settings, now: Callable[[], datetime]) -> None:
         self.agreement = agreement
         self.settings = settings
         self.now = now
@@ -159,9 +157,7 @@ class _Run:
         await self._load()
         known = await repo.find_events(self.conn, [c.event_key for c in self.commands])
         first_in_batch: dict[str, _Pending | DomainError] = {}
-        results: list[_Pending | Reply | DomainError] = []
-        for command in self.commands:
-            results.append(self._one(command, known, first_in_batch))
+        results = [self._one(command, known, first_in_batch) for command in self.commands]
         await self._assign_reps()
         replies = [self._reply(r) for r in results]
         await self._write()
@@ -276,7 +272,11 @@ class _Run:
     def _feedback(self, command: RecordFeedback, lead: _Lead) -> _Pending:
         if fulfils_first_touch(command.body.outcome):
             for clock in self.open_clocks.get(lead.row["id"], []):
-                if clock["obligation"] == FIRST_TOUCH and clock["state"] == "open" and self.now <= clock["due_at"]:
+                if (
+                    clock["obligation"] == FIRST_TOUCH
+                    and clock["state"] == "open"
+                    and self.now <= clock["due_at"]
+                ):
                     self._meet(clock)
         lead.row["updated_at"] = self.now
         return self._pending(command, lead, "recorded", 202)
@@ -342,11 +342,20 @@ class _Run:
                     subject=lead_id, data=data, at=self.now,
                 )
             )  # fmt: skip
-        if row["owner"] is None and lead.handoff is None and reached(qualification.stage, self.agreement.handoff_stage):
+        if (
+            row["owner"] is None
+            and lead.handoff is None
+            and reached(qualification.stage, self.agreement.handoff_stage)
+        ):
             self._hand_off(lead, facts, decision, explanation, cause)
 
     def _hand_off(
-        self, lead: _Lead, facts: dict[str, Any], decision: dict[str, Any], explanation: list[dict[str, Any]], cause: str
+        self,
+        lead: _Lead,
+        facts: dict[str, Any],
+        decision: dict[str, Any],
+        explanation: list[dict[str, Any]],
+        cause: str,
     ) -> None:
         row = lead.row
         choice = self.agreement.route(facts)
@@ -405,7 +414,9 @@ class _Run:
             "outcome": result.outcome,
             "stage": result.stage,
             "queue": result.queue,
-            "owner": result.lead.owner if result.queue is not None else None,  # routed by this command or before
+            "owner": result.lead.owner
+            if result.queue is not None
+            else None,  # routed by this command or before
             "agreement_version": self.agreement.version,
         }
         replayed = result.outcome == "duplicate"
@@ -424,7 +435,9 @@ class _Run:
 
     async def _write(self) -> None:
         new = [lead.row for lead in self.by_id.values() if lead.is_new]
-        changed = [lead.row for lead in self.by_id.values() if not lead.is_new and lead.row["updated_at"] == self.now]
+        changed = [
+            lead.row for lead in self.by_id.values() if not lead.is_new and lead.row["updated_at"] == self.now
+        ]
         await repo.save_leads(self.conn, new, changed)
         rows = []
         for pending, row in self.events:
@@ -456,4 +469,3 @@ def _key_reused(key: str) -> DomainError:
         409, "idempotency-key-reused", "Idempotency key reused",
         f"event key '{key}' was already used for a different request body",
     )  # fmt: skip
-

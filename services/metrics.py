@@ -45,16 +45,16 @@ GROUP_COMMIT_SIZE = Histogram(
 OUTBOX_PENDING = Gauge(
     "leadrouter_outbox_pending", "Outbox events not yet published to Kafka", multiprocess_mode="max"
 )
-OUTBOX_PUBLISHED = Counter("leadrouter_outbox_published_total", "Outbox events published, by topic", ["topic"])
+OUTBOX_PUBLISHED = Counter(
+    "leadrouter_outbox_published_total", "Outbox events published, by topic", ["topic"]
+)
 OUTBOX_PUBLISH_LAG = Histogram(
     "leadrouter_outbox_publish_lag_seconds",
     "Time from an event's commit to its acknowledgement by Kafka",
     buckets=_LAG_BUCKETS,
 )
 OUTBOX_PUBLISH_FAILURES = Counter("leadrouter_outbox_publish_failures_total", "Failed publish attempts")
-SLA_BREACHES = Counter(
-    "leadrouter_sla_breaches_total", "SLA clocks breached", ["queue", "obligation"]
-)
+SLA_BREACHES = Counter("leadrouter_sla_breaches_total", "SLA clocks breached", ["queue", "obligation"])
 SLA_MET = Counter("leadrouter_sla_met_total", "SLA obligations met in time", ["queue", "obligation"])
 SLA_DETECTION_LAG = Histogram(
     "leadrouter_sla_detection_lag_seconds", "Time from a clock's due time to its breach", buckets=_LAG_BUCKETS

@@ -43,10 +43,11 @@ async def _sync_roster(uow: UnitOfWork, agreement: CompiledAgreement) -> None:
         try:
             async with uow.transaction() as conn:
                 await repo.sync_roster(conn, _roster(agreement), utcnow())
-            return
         except IntegrityError:  # another worker synced at the same moment
             if attempt == 2:
                 raise
+        else:
+            return
 
 
 def _commit_listener(relay: OutboxRelay | None) -> Any:
@@ -74,14 +75,21 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     engine = create_engine(settings)
     uow = UnitOfWork(engine)
     await _sync_roster(uow, agreement)
-    relay = OutboxRelay(uow, settings, utcnow) if settings.kafka_bootstrap_servers and settings.run_relay else None
+    relay = (
+        OutboxRelay(uow, settings, utcnow)
+        if settings.kafka_bootstrap_servers and settings.run_relay
+        else None
+    )
     clock_worker = (
         ClockWorker(uow, settings, utcnow, on_breach=relay.wake if relay else None)
         if settings.run_clock_worker
         else None
     )
     committer = GroupCommitter(
-        uow, IngestBatch(agreement, settings, utcnow), settings.group_commit_max_batch, _commit_listener(relay)
+        uow,
+        IngestBatch(agreement, settings, utcnow),
+        settings.group_commit_max_batch,
+        _commit_listener(relay),
     )
     app.state.runtime = Runtime(settings, uow, agreement, committer, relay, clock_worker)
     committer.start()
@@ -127,7 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="leadrouter",
         version="0.1.0",
-        description="Qualifies and routes leads by the marketing/sales agreement and clocks the follow-up SLA.",
+        description="Qualifies and routes leads by the marketing/sales agreement; clocks the follow-up SLA.",
         lifespan=_lifespan,
     )
     app.state.settings = settings

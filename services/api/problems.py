@@ -17,7 +17,12 @@ from services.errors import DomainError
 
 log = structlog.get_logger(__name__)
 
-_HTTP_SLUGS = {404: "not-found", 405: "method-not-allowed", 413: "body-too-large", 415: "unsupported-media-type"}
+_HTTP_SLUGS = {
+    404: "not-found",
+    405: "method-not-allowed",
+    413: "body-too-large",
+    415: "unsupported-media-type",
+}
 
 
 def problem_response(error: DomainError, request: Request) -> Response:
@@ -40,11 +45,17 @@ def invalid_body(error: ValidationError) -> DomainError:
     errors = error.errors(include_url=False, include_input=False)
     if any(e["type"] == "json_invalid" for e in errors):
         return DomainError(
-            400, "malformed-json", "Malformed JSON", "the request body is not valid JSON", field_errors(errors)
+            400,
+            "malformed-json",
+            "Malformed JSON",
+            "the request body is not valid JSON",
+            errors=field_errors(errors),
         )
     fields = field_errors(errors)
     names = ", ".join(f.field for f in fields[:5])
-    return DomainError(422, "validation-error", "Invalid request body", f"invalid field(s): {names}", fields)
+    return DomainError(
+        422, "validation-error", "Invalid request body", f"invalid field(s): {names}", errors=fields
+    )
 
 
 def install(app: FastAPI) -> None:
@@ -58,18 +69,24 @@ def install(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError)
         fields = field_errors(list(exc.errors()))
         names = ", ".join(f.field for f in fields[:5])
-        error = DomainError(422, "validation-error", "Invalid request", f"invalid parameter(s): {names}", fields)
+        error = DomainError(
+            422, "validation-error", "Invalid request", f"invalid parameter(s): {names}", errors=fields
+        )
         return problem_response(error, request)
 
     async def on_http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         slug = _HTTP_SLUGS.get(exc.status_code, f"http-{exc.status_code}")
-        error = DomainError(exc.status_code, slug, str(exc.detail), str(exc.detail), headers=dict(exc.headers or {}))
+        error = DomainError(
+            exc.status_code, slug, str(exc.detail), str(exc.detail), headers=dict(exc.headers or {})
+        )
         return problem_response(error, request)
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:
         log.error("http.unhandled_error", path=request.url.path, error=type(exc).__name__, exc_info=exc)
-        error = DomainError(500, "internal-error", "Internal error", "an unexpected error occurred; it was logged")
+        error = DomainError(
+            500, "internal-error", "Internal error", "an unexpected error occurred; it was logged"
+        )
         return problem_response(error, request)
 
     app.add_exception_handler(DomainError, on_domain_error)

@@ -57,7 +57,9 @@ def _runtime(request: Request) -> Runtime:
 def _event_key(scope: str, request: Request, event_id: str | None, digest: str) -> str:
     key = event_id or request.headers.get("idempotency-key") or f"sha256:{digest}"
     if len(key) > 128:
-        raise DomainError(422, "validation-error", "Invalid Idempotency-Key", "Idempotency-Key exceeds 128 characters")
+        raise DomainError(
+            422, "validation-error", "Invalid Idempotency-Key", "Idempotency-Key exceeds 128 characters"
+        )
     return f"{scope}:{key}"
 
 

@@ -47,7 +47,7 @@ async def readyz(request: Request) -> Response:
         async with runtime.uow.read() as conn:
             await conn.execute(sa.text("SELECT 1"))
         checks["database"] = "ok"
-    except Exception as error:  # noqa: BLE001 - any failure means not ready
+    except Exception as error:
         checks["database"] = f"unreachable: {type(error).__name__}"
     required_ok = checks["database"] == "ok"
     if runtime.relay is not None:
@@ -57,7 +57,9 @@ async def readyz(request: Request) -> Response:
             required_ok = required_ok and reachable
     else:
         checks["kafka"] = "disabled"
-    return JSONResponse({"status": "ready" if required_ok else "not ready", "checks": checks}, 200 if required_ok else 503)
+    return JSONResponse(
+        {"status": "ready" if required_ok else "not ready", "checks": checks}, 200 if required_ok else 503
+    )
 
 
 @ops_router.get("/metrics", summary="Prometheus metrics", response_class=Response)

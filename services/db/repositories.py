@@ -51,7 +51,9 @@ async def leads_by_id(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> list[R
     """Leads with the given ids."""
     rows: list[Row] = []
     for chunk in _chunks(list(set(ids))):
-        rows.extend(dict(r) for r in (await conn.execute(sa.select(leads).where(leads.c.id.in_(chunk)))).mappings())
+        rows.extend(
+            dict(r) for r in (await conn.execute(sa.select(leads).where(leads.c.id.in_(chunk)))).mappings()
+        )
     return rows
 
 
@@ -128,7 +130,9 @@ async def take_turns(conn: AsyncConnection, queue: str, count: int, now: datetim
     return int(end) - count
 
 
-async def sync_roster(conn: AsyncConnection, roster: dict[str, tuple[str, list[tuple[str, str]]]], now: datetime) -> None:
+async def sync_roster(
+    conn: AsyncConnection, roster: dict[str, tuple[str, list[tuple[str, str]]]], now: datetime
+) -> None:
     """Make the queues/reps tables match the agreement; rotation counters of kept queues survive."""
     existing = set((await conn.execute(sa.select(queues.c.id))).scalars())
     for queue_id, (description, members) in roster.items():
@@ -200,10 +204,8 @@ async def claim_due_clocks(conn: AsyncConnection, now: datetime, limit: int) -> 
 async def next_due_at(conn: AsyncConnection) -> datetime | None:
     """The earliest due time among open clocks."""
     query = sa.select(sa.func.min(sla_clocks.c.due_at)).where(sla_clocks.c.state == "open")
-    value = (await conn.execute(query)).scalar_one_or_none()
-    if value is None:
-        return None
-    return sla_clocks.c.due_at.type.process_result_value(value, conn.dialect)  # type: ignore[no-any-return]
+    value: datetime | None = (await conn.execute(query)).scalar_one_or_none()  # min() keeps UTCDateTime
+    return value
 
 
 # --- outbox ------------------------------------------------------------------------------------
@@ -234,7 +236,9 @@ async def count_unpublished(conn: AsyncConnection) -> int:
 
 async def events_after(conn: AsyncConnection, cursor: int, limit: int) -> list[Row]:
     """Outbox events with id > ``cursor`` (the ``/v1/events`` feed), published or not."""
-    query = sa.select(outbox.c.id, outbox.c.event).where(outbox.c.id > cursor).order_by(outbox.c.id).limit(limit)
+    query = (
+        sa.select(outbox.c.id, outbox.c.event).where(outbox.c.id > cursor).order_by(outbox.c.id).limit(limit)
+    )
     return [dict(r) for r in (await conn.execute(query)).mappings()]
 
 
@@ -259,11 +263,15 @@ async def lead_detail(conn: AsyncConnection, lead_id: uuid.UUID) -> Row | None:
         .first()
     )
     clocks = (
-        await conn.execute(sa.select(sla_clocks).where(sla_clocks.c.lead_id == lead_id).order_by(sla_clocks.c.started_at))
+        await conn.execute(
+            sa.select(sla_clocks).where(sla_clocks.c.lead_id == lead_id).order_by(sla_clocks.c.started_at)
+        )
     ).mappings()
     events = (
         await conn.execute(
-            sa.select(lead_events.c.kind, lead_events.c.event_key, lead_events.c.received_at, lead_events.c.payload)
+            sa.select(
+                lead_events.c.kind, lead_events.c.event_key, lead_events.c.received_at, lead_events.c.payload
+            )
             .where(lead_events.c.lead_id == lead_id)
             .order_by(lead_events.c.id)
         )

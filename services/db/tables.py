@@ -70,7 +70,9 @@ leads = sa.Table(
 lead_events = sa.Table(
     "lead_events",
     metadata,
-    sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column(
+        "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True
+    ),
     sa.Column("event_key", sa.String(300), nullable=False, unique=True),
     sa.Column("request_hash", sa.String(64), nullable=False),
     sa.Column("lead_id", sa.Uuid(), sa.ForeignKey("leads.id"), nullable=False),
@@ -84,7 +86,9 @@ lead_events = sa.Table(
 decisions = sa.Table(
     "decisions",
     metadata,
-    sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column(
+        "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True
+    ),
     sa.Column("lead_id", sa.Uuid(), sa.ForeignKey("leads.id"), nullable=False),
     sa.Column("event_key", sa.String(300), nullable=False),
     sa.Column("agreement_version", sa.String(80), nullable=False),
@@ -102,7 +106,9 @@ decisions = sa.Table(
 outbox = sa.Table(
     "outbox",
     metadata,
-    sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column(
+        "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True
+    ),
     sa.Column("event_id", sa.String(64), nullable=False, unique=True),
     sa.Column("topic", sa.String(200), nullable=False),
     sa.Column("key", sa.String(64), nullable=False),

@@ -61,7 +61,7 @@ class ClockWorker:
                 await asyncio.sleep(await self._seconds_to_next_due())
             except asyncio.CancelledError:
                 raise
-            except Exception as error:  # noqa: BLE001 - database trouble: retry after the poll interval
+            except Exception as error:
                 log.warning("clocks.retrying", error=type(error).__name__, detail=str(error)[:300])
                 await asyncio.sleep(self._settings.clock_poll_seconds)
 

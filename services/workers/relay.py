@@ -72,13 +72,13 @@ class OutboxRelay:
                 await self._task
         await self._close_producer()
 
-    async def broker_reachable(self, timeout: float = 2.0) -> bool:
-        """Whether the broker answers a metadata request now."""
+    async def broker_reachable(self) -> bool:
+        """Whether the broker answers a metadata request within two seconds."""
         if self._producer is None:
             return False
         try:
-            await asyncio.wait_for(self._producer.client.fetch_all_metadata(), timeout)
-        except Exception:  # noqa: BLE001 - any failure means "not reachable"
+            await asyncio.wait_for(self._producer.client.fetch_all_metadata(), 2.0)
+        except Exception:
             return False
         return True
 
@@ -102,13 +102,15 @@ class OutboxRelay:
                         raise
                     self._producer = producer
                     log.info("relay.connected")
-                published, full = await self.publish_batch()
+                _, full = await self.publish_batch()
                 backoff = 0.1
             except asyncio.CancelledError:
                 raise
-            except Exception as error:  # noqa: BLE001 - broker or database trouble: back off and retry
+            except Exception as error:
                 metrics.OUTBOX_PUBLISH_FAILURES.inc()
-                log.warning("relay.retrying", error=type(error).__name__, detail=str(error)[:300], backoff=backoff)
+                log.warning(
+                    "relay.retrying", error=type(error).__name__, detail=str(error)[:300], backoff=backoff
+                )
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, _MAX_BACKOFF_SECONDS)
                 continue

@@ -58,7 +58,9 @@ async def test_lead_is_handed_off_and_a_missed_first_touch_breaches(
         async with httpx.AsyncClient(base_url=service.base_url, timeout=10) as client:
             late = (await client.post("/v1/leads", json=qualified_lead_body())).json()
             on_time = (await client.post("/v1/leads", json=qualified_lead_body())).json()
-            touched = await client.post(f"/v1/leads/{on_time['lead_id']}/feedback", json={"outcome": "touched"})
+            touched = await client.post(
+                f"/v1/leads/{on_time['lead_id']}/feedback", json={"outcome": "touched"}
+            )
             assert touched.status_code == 202, touched.text
             handoffs = await consume(
                 kafka.bootstrap,
@@ -69,8 +71,10 @@ async def test_lead_is_handed_off_and_a_missed_first_touch_breaches(
             sla = await consume(
                 kafka.bootstrap,
                 [env["LEADROUTER_TOPIC_SLA"]],
-                lambda got: any(m["event"]["type"].endswith("sla.breached") for m in got)
-                and time.monotonic() > breach_deadline,
+                lambda got: (
+                    any(m["event"]["type"].endswith("sla.breached") for m in got)
+                    and time.monotonic() > breach_deadline
+                ),
                 timeout=30,
             )
             exposition = (await client.get("/metrics")).text

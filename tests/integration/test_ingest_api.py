@@ -18,7 +18,11 @@ from tests.support.leads import lead_body, qualified_lead_body
 
 def _settings(db_url: str, agreement: Path, **extra: Any) -> Settings:
     return Settings(
-        database_url=db_url, agreement_path=agreement, kafka_bootstrap_servers=None, run_clock_worker=False, **extra
+        database_url=db_url,
+        agreement_path=agreement,
+        kafka_bootstrap_servers=None,
+        run_clock_worker=False,
+        **extra,
     )
 
 
@@ -37,7 +41,9 @@ async def test_create_then_update_the_same_lead(db_url: str, agreement_file: Pat
         created = await client.post("/v1/leads", json=body)
         assert created.status_code == 201, created.text
         assert created.json()["outcome"] == "created"
-        updated = await client.post("/v1/leads", json={**body, "title": "CTO", "email": body["email"].upper()})
+        updated = await client.post(
+            "/v1/leads", json={**body, "title": "CTO", "email": body["email"].upper()}
+        )
         assert updated.status_code == 200, updated.text
         assert updated.json()["outcome"] == "updated"
         assert updated.json()["lead_id"] == created.json()["lead_id"]
@@ -159,7 +165,9 @@ async def test_bad_lead_fields_are_named_and_nothing_is_stored(
     assert problem["status"] == status
     assert problem["type"] == "https://leadrouter.dev/problems/validation-error"
     assert field in [error["field"] for error in problem["errors"]]
-    assert await _counts(uow) == dict.fromkeys(("leads", "lead_events", "decisions", "outbox", "sla_clocks"), 0)
+    assert await _counts(uow) == dict.fromkeys(
+        ("leads", "lead_events", "decisions", "outbox", "sla_clocks"), 0
+    )
 
 
 async def test_malformed_oversized_and_wrong_media_type_are_rejected(
@@ -169,7 +177,9 @@ async def test_malformed_oversized_and_wrong_media_type_are_rejected(
         malformed = await client.post(
             "/v1/leads", content=b'{"source": "x", ', headers={"content-type": "application/json"}
         )
-        huge = await client.post("/v1/leads", json=lead_body(attributes={"notes": "x" * 1900, "more": "y" * 500}))
+        huge = await client.post(
+            "/v1/leads", json=lead_body(attributes={"notes": "x" * 1900, "more": "y" * 500})
+        )
         text = await client.post("/v1/leads", content=b"source=x", headers={"content-type": "text/plain"})
         missing = await client.post(
             "/v1/leads/6f1c0b53-0000-4000-8000-000000000000/activities", json={"type": "page_view"}
@@ -200,7 +210,9 @@ async def test_rejection_without_reason_is_invalid(db_url: str, agreement_file: 
     assert "reason is required" in reply.json()["errors"][0]["message"]
 
 
-async def test_touch_before_the_deadline_meets_the_clock(db_url: str, agreement_file: Path, uow: UnitOfWork) -> None:
+async def test_touch_before_the_deadline_meets_the_clock(
+    db_url: str, agreement_file: Path, uow: UnitOfWork
+) -> None:
     async with app_client(_settings(db_url, agreement_file)) as (client, _):
         lead = (await client.post("/v1/leads", json=qualified_lead_body())).json()
         touched = await client.post(
@@ -256,5 +268,8 @@ async def test_health_readiness_and_metrics(db_url: str, agreement_file: Path) -
     assert ready.json()["checks"] == {"database": "ok", "kafka": "disabled"}
     assert 'leadrouter_ingest_events_total{kind="lead",outcome="created",source="hubspot"}' in exposition
     assert 'leadrouter_handoffs_total{queue="enterprise-dach"}' in exposition
-    assert 'leadrouter_http_request_duration_seconds_count{method="POST",route="/v1/leads",status="2xx"}' in exposition
+    assert (
+        'leadrouter_http_request_duration_seconds_count{method="POST",route="/v1/leads",status="2xx"}'
+        in exposition
+    )
     assert "leadrouter_group_commit_batch_size_bucket" in exposition

@@ -35,7 +35,9 @@ def _settings(db_url: str, agreement: Path, bootstrap: str) -> Settings:
 
 async def _outbox_rows(client_app: Any) -> list[dict[str, Any]]:
     async with runtime_of(client_app).uow.read() as conn:
-        result = await conn.execute(sa.select(outbox.c.id, outbox.c.event_id, outbox.c.key, outbox.c.published_at))
+        result = await conn.execute(
+            sa.select(outbox.c.id, outbox.c.event_id, outbox.c.key, outbox.c.published_at)
+        )
         return [dict(r) for r in result.mappings()]
 
 
@@ -96,7 +98,9 @@ async def test_broker_outage_keeps_ingest_up_and_backlog_drains(
             first = await client.post("/v1/leads", json=qualified_lead_body())
             assert first.status_code == 201
             broker.stop()
-            during = await asyncio.gather(*(client.post("/v1/leads", json=qualified_lead_body()) for _ in range(10)))
+            during = await asyncio.gather(
+                *(client.post("/v1/leads", json=qualified_lead_body()) for _ in range(10))
+            )
             assert {r.status_code for r in during} == {201}  # ingest does not depend on Kafka
             not_ready = await client.get("/readyz")
             assert not_ready.status_code == 503

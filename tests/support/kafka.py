@@ -35,17 +35,17 @@ async def consume(
     try:
         while not until(messages) and time.monotonic() < deadline:
             batches = await consumer.getmany(timeout_ms=300)
-            for tp, records in batches.items():
-                for record in records:
-                    messages.append(
-                        {
-                            "topic": tp.topic,
-                            "partition": tp.partition,
-                            "offset": record.offset,
-                            "key": record.key.decode() if record.key else None,
-                            "event": orjson.loads(record.value),
-                        }
-                    )
+            messages.extend(
+                {
+                    "topic": tp.topic,
+                    "partition": tp.partition,
+                    "offset": record.offset,
+                    "key": record.key.decode() if record.key else None,
+                    "event": orjson.loads(record.value),
+                }
+                for tp, records in batches.items()
+                for record in records
+            )
             await asyncio.sleep(0)
     finally:
         await consumer.stop()
