@@ -229,6 +229,8 @@ local function profile()
          q("user_agent") .. ":" .. q(pick(AGENTS)),
          q("referrer") .. ":" .. q("https://www." .. pick(UTM_SOURCES) .. ".com/search?q=lead+routing+sla"),
          q("segment") .. ":" .. q(pick(SEGMENTS)),
+         q("linkedin_url") .. ":" .. q(string.format("https://www.linkedin.com/in/%s-%s-%06x", string.lower(first), string.lower(last), math.random(0, 2 ^ 24))),
+         q("crm_campaign_id") .. ":" .. q(string.format("7015g%013dAAK", math.random(0, 2 ^ 31))),
          q("ip_country") .. ":" .. q(place[1]),
          q("gclid") .. ":" .. q(string.format("Cj0KCQiA%08x%08x", math.random(0, 2 ^ 31), math.random(0, 2 ^ 31))),
       }, ",") .. "}",

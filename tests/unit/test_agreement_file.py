@@ -1,0 +1,68 @@
+"""Agreement files: the example loads; broken files are rejected with file, line and field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from services.agreements import AgreementError, load_agreement
+from tests.conftest import EXAMPLE_AGREEMENT
+
+
+def _broken(tmp_path: Path, old: str, new: str) -> Path:
+    text = EXAMPLE_AGREEMENT.read_text(encoding="utf-8")
+    assert old in text
+    path = tmp_path / "broken.yaml"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return path
+
+
+def _line_of(path: Path, needle: str) -> int:
+    return next(n for n, line in enumerate(path.read_text().splitlines(), 1) if needle in line)
+
+
+def test_example_agreement_loads() -> None:
+    agreement = load_agreement(EXAMPLE_AGREEMENT)
+    assert agreement.version == "acme-sla@1"
+    assert agreement.fallback_queue == "inside-sales"
+
+
+def test_unknown_field_names_file_and_line(tmp_path: Path) -> None:
+    path = _broken(tmp_path, "{field: seniority, op: in", "{field: seniorty, op: in")
+    with pytest.raises(AgreementError) as caught:
+        load_agreement(path)
+    message = str(caught.value)
+    assert f"{path}:{_line_of(path, 'seniorty')}:" in message
+    assert "unknown field 'seniorty'" in message
+
+
+def test_invalid_value_names_the_field_path(tmp_path: Path) -> None:
+    path = _broken(tmp_path, "      points: 20\n", "      points: lots\n")
+    with pytest.raises(AgreementError) as caught:
+        load_agreement(path)
+    (problem,) = caught.value.problems
+    assert problem.field == "scoring.fit.0.points"
+    assert problem.line == _line_of(path, "points: lots")
+
+
+def test_unknown_activity_and_missing_fallback_queue(tmp_path: Path) -> None:
+    path = _broken(tmp_path, "activity: demo_request", "activity: carrier_pigeon")
+    with pytest.raises(AgreementError, match=r"scoring\.engagement\.0\.activity"):
+        load_agreement(path)
+    path = _broken(tmp_path, "fallback_queue: inside-sales", "fallback_queue: nowhere")
+    with pytest.raises(AgreementError, match="fallback_queue 'nowhere' is not a queue id"):
+        load_agreement(path)
+
+
+def test_yaml_syntax_error_has_a_line(tmp_path: Path) -> None:
+    path = _broken(tmp_path, "title: ACME", "title: [ACME")
+    with pytest.raises(AgreementError) as caught:
+        load_agreement(path)
+    assert caught.value.problems[0].field == "(yaml)"
+    assert caught.value.problems[0].line > 1
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(AgreementError, match=r"nope\.yaml"):
+        load_agreement(tmp_path / "nope.yaml")

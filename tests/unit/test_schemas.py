@@ -1,0 +1,55 @@
+"""Edge models: e-mail normalisation and validation, CloudEvents of the outbox."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from pydantic import ValidationError
+
+from schemas.events import CloudEvent
+from schemas.leads import FeedbackIn, LeadIn, normalise_email
+from services.events import outbox_row, stable_event_id
+
+
+@pytest.mark.parametrize(
+    ("raw", "normal"),
+    [
+        (" Ada.Lovelace@Example.COM ", "ada.lovelace@example.com"),
+        ("o'neil+crm@sub.example.co.uk", "o'neil+crm@sub.example.co.uk"),
+    ],
+)
+def test_emails_are_normalised(raw: str, normal: str) -> None:
+    assert normalise_email(raw) == normal
+
+
+@pytest.mark.parametrize(
+    "bad", ["", "plain", "a@b", "a@@b.com", "a b@c.com", "a@-b.com", f"{'x' * 65}@b.com", "a@b..com"]
+)
+def test_bad_emails_are_rejected(bad: str) -> None:
+    with pytest.raises(ValueError, match="not a valid e-mail"):
+        normalise_email(bad)
+
+
+def test_lead_model_rejects_unknown_fields_and_normalises_country() -> None:
+    lead = LeadIn.model_validate({"source": "s", "external_id": "1", "email": "a@b.com", "country": "de"})
+    assert lead.country == "DE"
+    with pytest.raises(ValidationError):
+        LeadIn.model_validate({"source": "s", "external_id": "1", "email": "a@b.com", "colour": "red"})
+
+
+def test_rejection_needs_a_reason() -> None:
+    with pytest.raises(ValidationError, match="reason is required"):
+        FeedbackIn.model_validate({"outcome": "rejected"})
+    assert FeedbackIn.model_validate({"outcome": "rejected", "reason": "no_budget"}).reason == "no_budget"
+
+
+def test_outbox_rows_hold_valid_cloudevents_with_stable_ids() -> None:
+    at = datetime(2026, 1, 5, 10, tzinfo=UTC)
+    row = outbox_row(
+        topic="t", event_type="com.leadrouter.x", cause="lead:s:1", subject="L", data={"a": 1}, at=at
+    )
+    event = CloudEvent.model_validate(row["event"])
+    assert event.id == row["event_id"] == stable_event_id("lead:s:1", "com.leadrouter.x")
+    assert event.subject == row["key"] == "L"
+    assert stable_event_id("lead:s:1", "com.leadrouter.y") != event.id
