@@ -117,12 +117,19 @@ class Server:
         """Start the process and wait until ``/healthz`` answers 200."""
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen(
-                self.argv, env=self.env, cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                self.argv,
+                env=self.env,
+                cwd=self.cwd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise BenchError(f"{self.name} exited with {self.proc.returncode} on startup\n{self.log_tail()}")
+                raise BenchError(
+                    f"{self.name} exited with {self.proc.returncode} on startup\n{self.log_tail()}"
+                )
             try:
                 with urllib.request.urlopen(f"{self.url}/healthz", timeout=1) as response:
                     if response.status == 200:
@@ -213,9 +220,7 @@ def run_wrk(
     if result["ok"] != result["answered"]:
         problems.append(f"non-2xx answers: statuses {statuses}")
     if result["finished_threads"] != threads or result["answered"] != expected or result["sent"] != expected:
-        problems.append(
-            f"sent {result['sent']}, answered {result['answered']} of {expected} within {max_s}s"
-        )
+        problems.append(f"sent {result['sent']}, answered {result['answered']} of {expected} within {max_s}s")
     if problems:
         raise BenchError(f"{server.name} {tag}: " + "; ".join(problems) + f"\n{server.log_tail()}")
     latency = result["latency_us"]
@@ -258,30 +263,45 @@ def check_database(db_path: Path, expected: int) -> dict[str, Any]:
     try:
         leads = conn.execute("SELECT count(*) FROM leads").fetchone()[0]
         events = conn.execute("SELECT count(*) FROM lead_events").fetchone()[0]
-        stages = dict(conn.execute("SELECT stage, count(*) FROM leads GROUP BY stage ORDER BY stage").fetchall())
+        stages = dict(
+            conn.execute("SELECT stage, count(*) FROM leads GROUP BY stage ORDER BY stage").fetchall()
+        )
         handed_off = conn.execute("SELECT count(*) FROM leads WHERE owner IS NOT NULL").fetchone()[0]
         outbox = conn.execute("SELECT count(*) FROM outbox").fetchone()[0]
         clocks = conn.execute("SELECT count(*) FROM sla_clocks").fetchone()[0]
     finally:
         conn.close()
     if leads != expected or events != expected:
-        raise BenchError(f"database holds {leads} leads and {events} events; wrk counted {expected} 2xx answers")
-    return {"leads": leads, "stages": stages, "handed_off": handed_off, "outbox": outbox, "sla_clocks": clocks}
+        raise BenchError(
+            f"database holds {leads} leads and {events} events; wrk counted {expected} 2xx answers"
+        )
+    return {
+        "leads": leads,
+        "stages": stages,
+        "handed_off": handed_off,
+        "outbox": outbox,
+        "sla_clocks": clocks,
+    }
+
+
+_HEADER = ("target", "requests", "per s", "p50 ms", "p90 ms", "p99 ms", "max ms", "srv CPU", "wrk CPU")
+_LAYOUT = "{:<9} {:>8} {:>8} {:>7} {:>7} {:>7} {:>7} {:>8} {:>8}"
 
 
 def _row(name: str, run: WrkRun) -> str:
-    return (
-        f"{name:<9} {run.ok:>8} {run.per_s:>9.0f} {run.p50_ms:>7.1f} {run.p90_ms:>7.1f} {run.p99_ms:>7.1f}"
-        f" {run.max_ms:>7.1f} {100 * run.server_cpu_s / run.elapsed_s:>9.0f}% {100 * run.wrk_cpu_s / run.elapsed_s:>6.0f}%"
-    )
+    server_cpu = f"{100 * run.server_cpu_s / run.elapsed_s:.0f}%"
+    wrk_cpu = f"{100 * run.wrk_cpu_s / run.elapsed_s:.0f}%"
+    times = (f"{ms:.1f}" for ms in (run.p50_ms, run.p90_ms, run.p99_ms, run.max_ms))
+    return _LAYOUT.format(name, run.ok, f"{run.per_s:.0f}", *times, server_cpu, wrk_cpu)
 
 
-def report(base: WrkRun, svc: WrkRun, db: dict[str, Any], args: argparse.Namespace, wall_s: float) -> dict[str, Any]:
+def report(
+    base: WrkRun, svc: WrkRun, db: dict[str, Any], args: argparse.Namespace, wall_s: float
+) -> dict[str, Any]:
     """Print the table; return the JSON summary."""
     ratio = svc.per_s / base.per_s
     print()
-    print(f"{'target':<9} {'requests':>8} {'per s':>9} {'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7} {'max ms':>7}"
-          f" {'srv CPU':>10} {'wrk CPU':>7}")  # fmt: skip
+    print(_LAYOUT.format(*_HEADER))
     print(_row("baseline", base))
     print(_row("service", svc))
     print(f"ratio service/baseline: {ratio:.3f}   (target >= 0.5)")
@@ -338,25 +358,39 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="leadrouter-bench-"))
     db_path = workdir / "bench.db"
     # cwd=workdir: no stray .env of the checkout is read; paths are absolute.
-    env = _env(LEADROUTER_DATABASE_URL=f"sqlite+aiosqlite:///{db_path}", LEADROUTER_AGREEMENT_PATH=str(AGREEMENT))
+    env = _env(
+        LEADROUTER_DATABASE_URL=f"sqlite+aiosqlite:///{db_path}", LEADROUTER_AGREEMENT_PATH=str(AGREEMENT)
+    )
     ok = False
     try:
         print(f"baseline: {BASELINE_APP.name} (FastAPI + LeadIn, no database)", flush=True)
         port = _free_port()
-        baseline = Server("baseline", [sys.executable, str(BASELINE_APP), "--port", str(port)], _env(), workdir, port)
+        baseline = Server(
+            "baseline", [sys.executable, str(BASELINE_APP), "--port", str(port)], _env(), workdir, port
+        )
         with running(baseline):
             _, base = measure(baseline, args, workdir)
-        print(f"  {base.ok} requests, {base.per_s:.0f}/s, p50 {base.p50_ms:.1f} ms, p99 {base.p99_ms:.1f} ms", flush=True)
+        print(
+            f"  {base.ok} requests, {base.per_s:.0f}/s, p50 {base.p50_ms:.1f} ms, p99 {base.p99_ms:.1f} ms",
+            flush=True,
+        )
 
         print(f"service: leadrouter serve --workers 1, SQLite at {db_path}", flush=True)
         migrate(env, workdir)
         port = _free_port()
         service = Server(
-            "service", [str(BIN / "leadrouter"), "serve", "--port", str(port), "--workers", "1"], env, workdir, port
+            "service",
+            [str(BIN / "leadrouter"), "serve", "--port", str(port), "--workers", "1"],
+            env,
+            workdir,
+            port,
         )
         with running(service):
             warm, svc = measure(service, args, workdir)
-        print(f"  {svc.ok} requests, {svc.per_s:.0f}/s, p50 {svc.p50_ms:.1f} ms, p99 {svc.p99_ms:.1f} ms", flush=True)
+        print(
+            f"  {svc.ok} requests, {svc.per_s:.0f}/s, p50 {svc.p50_ms:.1f} ms, p99 {svc.p99_ms:.1f} ms",
+            flush=True,
+        )
 
         db = check_database(db_path, warm.ok + svc.ok)
         summary = report(base, svc, db, args, time.monotonic() - started)

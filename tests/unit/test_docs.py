@@ -1,0 +1,46 @@
+"""The README documents every setting and metric; the OpenAPI document describes the ingest bodies."""
+
+from __future__ import annotations
+
+from prometheus_client import REGISTRY
+
+from services.api.app import create_app
+from services.settings import Settings
+from tests.conftest import REPO
+
+README = (REPO / "README.md").read_text(encoding="utf-8")
+
+
+def test_every_setting_is_in_the_configuration_table() -> None:
+    missing = [name for name in Settings.model_fields if f"`LEADROUTER_{name.upper()}`" not in README]
+    assert missing == []
+
+
+def test_every_metric_is_documented() -> None:
+    import services.metrics  # noqa: F401, PLC0415 - registers the metrics
+
+    names = {m.name for m in REGISTRY.collect() if m.name.startswith("leadrouter_")}
+    assert names
+    missing = sorted(n for n in names if n not in README and f"{n}_total" not in README)
+    assert missing == []
+
+
+def test_readme_starts_with_the_two_commands() -> None:
+    lines = README.splitlines()
+    block = lines[lines.index("```sh") + 1 : lines.index("```sh") + 3]
+    assert block[0].startswith("make run")
+    assert block[1].startswith("make test")
+
+
+def test_openapi_describes_bodies_and_problems() -> None:
+    schema = create_app(Settings()).openapi()
+    post = schema["paths"]["/v1/leads"]["post"]
+    assert (
+        post["requestBody"]["content"]["application/json"]["schema"]["$ref"] == "#/components/schemas/LeadIn"
+    )
+    assert "email" in schema["components"]["schemas"]["LeadIn"]["properties"]
+    assert {"400", "409", "413", "415", "422", "503"} <= set(post["responses"])
+    assert "Idempotency-Key" in [p["name"] for p in post["parameters"]]
+    activity = schema["paths"]["/v1/leads/{lead_id}/activities"]["post"]
+    assert activity["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/ActivityIn")
+    assert "FeedbackIn" in schema["components"]["schemas"]
