@@ -4,9 +4,9 @@ Run from the repository root::
 
     .venv/bin/python bench/ingest.py [--requests 24000] [--warmup 2000] [--concurrency 64] [--threads 2]
 
-It serves ``bench/baseline_app.py`` (FastAPI + uvicorn + ``LeadIn`` validation, no database) and then
+It serves ``bench/support/baseline_app.py`` (FastAPI + uvicorn + ``LeadIn`` validation, no database) and then
 the real service (``leadrouter migrate`` + ``leadrouter serve --workers 1`` on a fresh SQLite file,
-Kafka off), drives each with wrk and ``bench/leads.lua`` (unique ~1.5 KB lead bodies, a fixed number
+Kafka off), drives each with wrk and ``bench/support/leads.lua`` (unique ~1.5 KB lead bodies, a fixed number
 of requests after an uncounted warm-up), checks that every request got a 2xx and that the database
 holds exactly one lead per 2xx, and prints a table and, as the last line, one JSON object.
 
@@ -38,8 +38,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-LUA = ROOT / "bench" / "leads.lua"
-BASELINE_APP = ROOT / "bench" / "baseline_app.py"
+LUA = ROOT / "bench" / "support" / "leads.lua"
+BASELINE_APP = ROOT / "bench" / "support" / "baseline_app.py"
 AGREEMENT = ROOT / "deploy" / "agreements" / "example.yaml"
 BIN = Path(sys.executable).parent
 WRK = shutil.which("wrk") or "/usr/bin/wrk"
@@ -54,7 +54,7 @@ class BenchError(RuntimeError):
 
 @dataclass(frozen=True)
 class WrkRun:
-    """One wrk run against one target, as measured by ``bench/leads.lua``."""
+    """One wrk run against one target, as measured by ``bench/support/leads.lua``."""
 
     requests: int
     ok: int
@@ -220,7 +220,9 @@ def run_wrk(
     if result["ok"] != result["answered"]:
         problems.append(f"non-2xx answers: statuses {statuses}")
     if result["finished_threads"] != threads or result["answered"] != expected or result["sent"] != expected:
-        problems.append(f"sent {result['sent']}, answered {result['answered']} of {expected} within {max_s}s")
+        problems.append(
+            f"sent {result['sent']}, answered {result['answered']} of {expected} in {max_s}s (--max-seconds)"
+        )
     if problems:
         raise BenchError(f"{server.name} {tag}: " + "; ".join(problems) + f"\n{server.log_tail()}")
     latency = result["latency_us"]
@@ -246,6 +248,15 @@ def measure(server: Server, args: argparse.Namespace, workdir: Path) -> tuple[Wr
     warm = run_wrk(server, "warm", args.warmup, args.threads, args.concurrency, workdir, args.max_seconds)
     run = run_wrk(server, "main", args.requests, args.threads, args.concurrency, workdir, args.max_seconds)
     return warm, run
+
+
+def _baseline_argv(port: int) -> list[str]:
+    """uvicorn serving bench/support/baseline_app.py like ``leadrouter serve`` serves the service."""
+    return [
+        str(BIN / "uvicorn"), f"{BASELINE_APP.stem}:app", "--app-dir", str(BASELINE_APP.parent),
+        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+        "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "info",
+    ]  # fmt: skip
 
 
 def migrate(env: dict[str, str], cwd: Path) -> None:
@@ -345,7 +356,7 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=2_000, help="Uncounted warm-up requests per target")
     parser.add_argument("--concurrency", type=int, default=64, help="wrk connections")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
-    parser.add_argument("--max-seconds", type=int, default=100, help="Give up on a wrk run after this long")
+    parser.add_argument("--max-seconds", type=int, default=150, help="Give up on a wrk run after this long")
     parser.add_argument("--keep", action="store_true", help="Keep the temporary directory (database, logs)")
     args = parser.parse_args()
     for name in ("requests", "warmup"):
@@ -365,9 +376,7 @@ def main() -> int:
     try:
         print(f"baseline: {BASELINE_APP.name} (FastAPI + LeadIn, no database)", flush=True)
         port = _free_port()
-        baseline = Server(
-            "baseline", [sys.executable, str(BASELINE_APP), "--port", str(port)], _env(), workdir, port
-        )
+        baseline = Server("baseline", _baseline_argv(port), _env(), workdir, port)
         with running(baseline):
             _, base = measure(baseline, args, workdir)
         print(

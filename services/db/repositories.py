@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.db.bulk import STATEMENTS, insert_columns
 from services.db.tables import decisions, lead_events, leads, outbox, queues, reps, sla_clocks
 
 Row = dict[str, Any]
@@ -39,11 +40,19 @@ async def find_events(conn: AsyncConnection, keys: Sequence[str]) -> dict[str, R
 
 
 async def leads_by_external_id(conn: AsyncConnection, pairs: Sequence[tuple[str, str]]) -> list[Row]:
-    """Leads matching any (source, external_id) pair."""
+    """Leads matching any (source, external_id) pair.
+
+    One ``source = ? AND external_id IN (...)`` query per source: it uses the unique index on both
+    databases (SQLite plans a row-value ``IN`` as a full table scan).
+    """
+    by_source: dict[str, set[str]] = {}
+    for source, external_id in pairs:
+        by_source.setdefault(source, set()).add(external_id)
     rows: list[Row] = []
-    for chunk in _chunks(list(set(pairs))):
-        query = sa.select(leads).where(sa.tuple_(leads.c.source, leads.c.external_id).in_(chunk))
-        rows.extend(dict(r) for r in (await conn.execute(query)).mappings())
+    for source, external_ids in by_source.items():
+        for chunk in _chunks(sorted(external_ids)):
+            query = sa.select(leads).where(leads.c.source == source, leads.c.external_id.in_(chunk))
+            rows.extend(dict(r) for r in (await conn.execute(query)).mappings())
     return rows
 
 
@@ -57,38 +66,22 @@ async def leads_by_id(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> list[R
     return rows
 
 
-_LEAD_UPDATE = (
-    leads.update()
-    .where(leads.c.id == sa.bindparam("b_id"))
-    .values(
-        email=sa.bindparam("email"),
-        company=sa.bindparam("company"),
-        profile=sa.bindparam("profile"),
-        activity_counts=sa.bindparam("activity_counts"),
-        stage=sa.bindparam("stage"),
-        fit_score=sa.bindparam("fit_score"),
-        engagement_score=sa.bindparam("engagement_score"),
-        queue=sa.bindparam("queue"),
-        owner=sa.bindparam("owner"),
-        agreement_version=sa.bindparam("agreement_version"),
-        last_activity_at=sa.bindparam("last_activity_at"),
-        updated_at=sa.bindparam("updated_at"),
-    )
-)
+_LEAD_MUTABLE = (
+    "email", "company", "profile", "activity_counts", "stage", "fit_score", "engagement_score", "queue",
+    "owner", "agreement_version", "last_activity_at", "updated_at",
+)  # fmt: skip
 
 
 async def save_leads(conn: AsyncConnection, new: list[Row], changed: list[Row]) -> None:
     """Insert new leads and update changed ones, each in one round trip."""
-    if new:
-        await conn.execute(leads.insert(), new)
-    if changed:
-        await conn.execute(_LEAD_UPDATE, [{**row, "b_id": row["id"]} for row in changed])
+    dialect = conn.dialect.name
+    await STATEMENTS.get(leads, insert_columns(leads), dialect).execute(conn, new)
+    await STATEMENTS.get(leads, _LEAD_MUTABLE, dialect, update_key="id").execute(conn, changed)
 
 
 async def insert_rows(conn: AsyncConnection, table: sa.Table, rows: list[Row]) -> None:
     """Insert many rows into ``table`` in one round trip."""
-    if rows:
-        await conn.execute(table.insert(), rows)
+    await STATEMENTS.get(table, insert_columns(table), conn.dialect.name).execute(conn, rows)
 
 
 async def insert_events(conn: AsyncConnection, rows: list[Row]) -> None:

@@ -6,9 +6,8 @@ throughputs is what routing, group commit and SQLite cost on top of HTTP + JSON 
 
 from __future__ import annotations
 
-import argparse
+import sys
 
-import uvicorn
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
@@ -32,23 +31,7 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-def main() -> None:
-    """Serve ``app`` on ``--host``/``--port``."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8001)
-    args = parser.parse_args()
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        workers=1,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,
-        log_level="info",
-    )
-
-
 if __name__ == "__main__":
-    main()
+    # Not a benchmark itself (``make bench`` runs every bench/*.py; this file lives in bench/support/): bench/ingest.py serves it with
+    # ``uvicorn --app-dir bench baseline_app:app --loop uvloop --http httptools --no-access-log``.
+    print("bench/baseline_app.py is served by bench/ingest.py; nothing to do", file=sys.stderr)
