@@ -74,7 +74,8 @@ class GroupCommitter:
             )  # fmt: skip
         future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait((command, future))
-        return await asyncio.shield(future)
+        # A caller that goes away cancels only its wait: the queued command is still committed.
+        return await future
 
     async def _run(self) -> None:
         while True:

@@ -32,6 +32,6 @@ async def healthz() -> dict[str, str]:
 
 
 if __name__ == "__main__":
-    # Not a benchmark itself (``make bench`` runs every bench/*.py; this file lives in bench/support/): bench/ingest.py serves it with
-    # ``uvicorn --app-dir bench baseline_app:app --loop uvloop --http httptools --no-access-log``.
-    print("bench/baseline_app.py is served by bench/ingest.py; nothing to do", file=sys.stderr)
+    # Not a benchmark itself: bench/ingest.py serves it with
+    # ``uvicorn --app-dir bench/support baseline_app:app --loop uvloop --http httptools --no-access-log``.
+    print("bench/support/baseline_app.py is served by bench/ingest.py; nothing to do", file=sys.stderr)

@@ -23,8 +23,10 @@ async def read_json_body(request: Request, max_bytes: int) -> bytes:
             f"send application/json, not '{content_type or 'nothing'}'",
         )  # fmt: skip
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-        raise _too_large(max_bytes)
+    if declared is not None and declared.isdigit():
+        if int(declared) > max_bytes:
+            raise _too_large(max_bytes)
+        return await request.body()  # the server enforces Content-Length
     chunks = []
     size = 0
     async for chunk in request.stream():

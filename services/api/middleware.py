@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import os
 import time
-import uuid
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -16,6 +17,9 @@ class RequestContextMiddleware:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        # process-unique prefix + counter: unique across replicas without a syscall per request
+        self._prefix = f"{os.urandom(4).hex()}-"
+        self._counter = itertools.count(1)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -28,7 +32,7 @@ class RequestContextMiddleware:
                 request_id = value.decode("latin-1")[:64]
                 break
         if not request_id:
-            request_id = uuid.uuid4().hex
+            request_id = f"{self._prefix}{next(self._counter)}"
         structlog.contextvars.bind_contextvars(request_id=request_id)
         status = 500
 

@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from schemas.leads import Accepted, ActivityIn, FeedbackIn, LeadIn, LeadOut
@@ -18,7 +18,7 @@ from services.db import repositories as repo
 from services.errors import DomainError
 from services.ingest import Command, RecordActivity, RecordFeedback, Reply, UpsertLead
 
-router = APIRouter(prefix="/v1", tags=["leads"], dependencies=[Depends(require_api_key)])
+router = APIRouter(prefix="/v1", tags=["leads"])
 
 _PROBLEM = {"model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}}
 _INGEST_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -50,6 +50,8 @@ def _request_body(model: type[Any]) -> dict[str, Any]:
 
 
 def _runtime(request: Request) -> Runtime:
+    """The running parts, after checking the caller's API key."""
+    require_api_key(request)
     runtime: Runtime = request.app.state.runtime
     return runtime
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from starlette.responses import JSONResponse, Response
 
 from schemas.events import CloudEvent, EventFeedPage
@@ -14,7 +14,7 @@ from services.api.auth import require_api_key
 from services.api.runtime import Runtime
 from services.db import repositories as repo
 
-feed_router = APIRouter(prefix="/v1", tags=["events"], dependencies=[Depends(require_api_key)])
+feed_router = APIRouter(prefix="/v1", tags=["events"])
 ops_router = APIRouter(tags=["operations"])
 
 
@@ -25,6 +25,7 @@ async def read_events(
     limit: int = Query(default=100, ge=1, le=1000),
 ) -> EventFeedPage:
     """Every event leadrouter produced (the same CloudEvents as on Kafka), oldest first."""
+    require_api_key(request)
     runtime: Runtime = request.app.state.runtime
     async with runtime.uow.read() as conn:
         rows = await repo.events_after(conn, after, limit)

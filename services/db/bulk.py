@@ -8,6 +8,7 @@ the driver's ``executemany``. Reads still go through SQLAlchemy, so the encoding
 
 from __future__ import annotations
 
+import operator
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -42,6 +43,13 @@ def _sqlite_bool(value: bool | None) -> int | None:
     return None if value is None else int(value)
 
 
+def _as_sqlalchemy_error(statement: str, error: Exception) -> sa.exc.DBAPIError:
+    names = {cls.__name__ for cls in type(error).__mro__}
+    if names & {"IntegrityError", "IntegrityConstraintViolationError"}:
+        return sa.exc.IntegrityError(statement, None, error)
+    return sa.exc.DBAPIError(statement, None, error)
+
+
 def _same(value: Any) -> Any:
     return value
 
@@ -54,7 +62,11 @@ def _aware(value: datetime | None) -> datetime | None:
 
 def _encoder(column: sa.Column[Any], dialect: str) -> Encoder:
     kind = column.type
-    if isinstance(kind, sa.JSON) or isinstance(getattr(kind, "impl", None), sa.JSON) or hasattr(kind, "mapping"):
+    if (
+        isinstance(kind, sa.JSON)
+        or isinstance(getattr(kind, "impl", None), sa.JSON)
+        or hasattr(kind, "mapping")
+    ):
         return _json
     if dialect == "sqlite":
         if isinstance(kind, sa.Uuid):
@@ -70,23 +82,47 @@ def _encoder(column: sa.Column[Any], dialect: str) -> Encoder:
 class BulkStatement:
     """``INSERT`` (or ``UPDATE ... WHERE key = ?``) of fixed columns, executed for many rows at once."""
 
-    def __init__(self, table: sa.Table, columns: Sequence[str], dialect: str, update_key: str | None = None) -> None:
+    def __init__(
+        self, table: sa.Table, columns: Sequence[str], dialect: str, update_key: str | None = None
+    ) -> None:
         self.columns = tuple(columns) + ((update_key,) if update_key else ())
-        self._encoders = tuple(_encoder(table.c[name], dialect) for name in self.columns)
+        encoders = [_encoder(table.c[name], dialect) for name in self.columns]
+        self._values = operator.itemgetter(*self.columns)
+        self._encoded = tuple((i, e) for i, e in enumerate(encoders) if e is not _same)
+        # Timestamps repeat within a batch (one "now" per transaction): encode each distinct value once.
+        self._memoised = frozenset(i for i, e in self._encoded if e is _sqlite_datetime)
         marks = [f"${n}" if dialect == "postgresql" else "?" for n in range(1, len(self.columns) + 1)]
         if update_key is None:
-            self.sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join(marks)})"
+            self.sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join(marks)})"  # noqa: S608 - names from our schema
         else:
             sets = ", ".join(f"{name} = {mark}" for name, mark in zip(columns, marks, strict=False))
-            self.sql = f"UPDATE {table.name} SET {sets} WHERE {update_key} = {marks[-1]}"
+            self.sql = f"UPDATE {table.name} SET {sets} WHERE {update_key} = {marks[-1]}"  # noqa: S608 - names from our schema
 
     async def execute(self, conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
         """Write ``rows`` (dicts with at least the statement's columns) in one driver call."""
         if not rows:
             return
-        encoders = tuple(zip(self.columns, self._encoders, strict=True))
-        params = [tuple(encode(row[name]) for name, encode in encoders) for row in rows]
-        await conn.exec_driver_sql(self.sql, params)  # type: ignore[arg-type]
+        memo: dict[Any, Any] = {}
+        params = []
+        for row in rows:
+            values = list(self._values(row))
+            for index, encode in self._encoded:
+                value = values[index]
+                if index in self._memoised and value is not None:
+                    encoded = memo.get(value)
+                    if encoded is None:
+                        encoded = memo[value] = encode(value)
+                    values[index] = encoded
+                else:
+                    values[index] = encode(value)
+            params.append(tuple(values))
+        # The driver's own executemany (aiosqlite and asyncpg share its signature) on the connection the
+        # transaction runs on: one round trip, where SQLAlchemy's cursor protocol takes several.
+        raw = await conn.get_raw_connection()
+        try:
+            await raw.driver_connection.executemany(self.sql, params)  # type: ignore[union-attr]
+        except Exception as error:  # driver errors, raised like SQLAlchemy's own so callers handle one family
+            raise _as_sqlalchemy_error(self.sql, error) from error
 
 
 class BulkStatements:
