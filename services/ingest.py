@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from router.agreement import CompiledAgreement, lead_facts
@@ -37,6 +38,7 @@ class UpsertLead:
     body: LeadIn
     event_key: str
     request_hash: str
+    raw: bytes  # the request body as received: stored as the event's payload
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +49,7 @@ class RecordActivity:
     body: ActivityIn
     event_key: str
     request_hash: str
+    raw: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +60,7 @@ class RecordFeedback:
     body: FeedbackIn
     event_key: str
     request_hash: str
+    raw: bytes
 
 
 Command = UpsertLead | RecordActivity | RecordFeedback
@@ -152,6 +156,7 @@ class _Run:
         self.handoffs: dict[str, list[_Handoff]] = defaultdict(list)
         self.events: list[tuple[_Pending, dict[str, Any]]] = []
         self.effects = BatchEffects()
+        self._replies: dict[int, Reply] = {}
 
     async def execute(self) -> tuple[list[Reply | DomainError], BatchEffects]:
         await self._load()
@@ -160,6 +165,9 @@ class _Run:
         results = [self._one(command, known, first_in_batch) for command in self.commands]
         await self._assign_reps()
         replies = [self._reply(r) for r in results]
+        self._replies = {
+            id(r): reply for r, reply in zip(results, replies, strict=True) if isinstance(reply, Reply)
+        }
         await self._write()
         return replies, self.effects
 
@@ -389,11 +397,12 @@ class _Run:
         self.effects.handoffs.append(choice.queue)
 
     async def _assign_reps(self) -> None:
+        counts = {queue: len(handoffs) for queue, handoffs in self.handoffs.items()}
+        first_turns = await repo.take_turns(self.conn, counts, self.now)
         for queue, handoffs in self.handoffs.items():
-            first_turn = await repo.take_turns(self.conn, queue, len(handoffs), self.now)
             members = self.agreement.reps_of(queue)
             for handoff in handoffs:
-                rep = round_robin(members, first_turn + handoff.index)
+                rep = round_robin(members, first_turns[queue] + handoff.index)
                 handoff.rep = rep
                 handoff.lead.row["owner"] = rep
                 handoff.decision["owner"] = rep
@@ -428,7 +437,7 @@ class _Run:
             "request_hash": command.request_hash,
             "lead_id": pending.lead.row["id"],
             "kind": _kind(command),
-            "payload": command.body.model_dump(mode="json", exclude_none=True),
+            "payload": orjson.Fragment(command.raw),  # already validated JSON: stored as sent
             "response": None,
             "received_at": self.now,
         }
@@ -439,13 +448,10 @@ class _Run:
             lead.row for lead in self.by_id.values() if not lead.is_new and lead.row["updated_at"] == self.now
         ]
         await repo.save_leads(self.conn, new, changed)
-        rows = []
         for pending, row in self.events:
-            reply = self._reply(pending)
-            assert isinstance(reply, Reply)
+            reply = self._replies[id(pending)]
             row["response"] = {"status": reply.status, "body": reply.body}
-            rows.append(row)
-        await repo.insert_events(self.conn, rows)
+        await repo.insert_events(self.conn, [row for _, row in self.events])
         await repo.insert_decisions(self.conn, self.decisions)
         await repo.insert_outbox(self.conn, self.outbox)
         await repo.insert_clocks(self.conn, self.clocks)

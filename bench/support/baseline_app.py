@@ -13,7 +13,10 @@ from starlette.responses import Response
 
 from schemas.leads import LeadIn
 
-app = FastAPI(title="leadrouter ingest baseline")
+# Telemetry off as in the service (services/api/app.py), so both pay the same framework costs.
+app = FastAPI(
+    title="leadrouter ingest baseline", telemetry={"tracing": False, "metrics": False, "logs": False}
+)
 
 _ACCEPTED = b'{"status":"accepted"}'
 

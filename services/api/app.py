@@ -137,6 +137,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description="Qualifies and routes leads by the marketing/sales agreement; clocks the follow-up SLA.",
         lifespan=_lifespan,
+        # Metrics are Prometheus (/metrics); FastAPI's OpenTelemetry hooks would probe providers per request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.add_middleware(RequestContextMiddleware)

@@ -89,7 +89,7 @@ async def upsert_lead(request: Request) -> Response:
     body = parse_body(LeadIn, raw)
     digest = body_hash(raw)
     key = _event_key(f"lead:{body.source}", request, body.event_id, digest)
-    return await _submit(runtime, UpsertLead(body, key, digest))
+    return await _submit(runtime, UpsertLead(body, key, digest, raw))
 
 
 @router.post(
@@ -107,7 +107,7 @@ async def record_activity(lead_id: uuid.UUID, request: Request) -> Response:
     body = parse_body(ActivityIn, raw)
     digest = body_hash(raw)
     key = _event_key(f"activity:{lead_id}", request, body.event_id, digest)
-    return await _submit(runtime, RecordActivity(lead_id, body, key, digest))
+    return await _submit(runtime, RecordActivity(lead_id, body, key, digest, raw))
 
 
 @router.post(
@@ -125,7 +125,7 @@ async def record_feedback(lead_id: uuid.UUID, request: Request) -> Response:
     body = parse_body(FeedbackIn, raw)
     digest = body_hash(raw)
     key = _event_key(f"feedback:{lead_id}", request, body.event_id, digest)
-    return await _submit(runtime, RecordFeedback(lead_id, body, key, digest))
+    return await _submit(runtime, RecordFeedback(lead_id, body, key, digest, raw))
 
 
 @router.get(

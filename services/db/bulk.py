@@ -8,6 +8,8 @@ the driver's ``executemany``. Reads still go through SQLAlchemy, so the encoding
 
 from __future__ import annotations
 
+import functools
+import itertools
 import operator
 import uuid
 from collections.abc import Callable, Sequence
@@ -152,3 +154,29 @@ def insert_columns(table: sa.Table) -> list[str]:
         for c in table.columns
         if not (c.primary_key and c.autoincrement is True and isinstance(c.type, sa.Integer | sa.BigInteger))
     ]
+
+
+def encode_datetime(value: datetime, dialect: str) -> Any:
+    """A timestamp as the driver of ``dialect`` takes it (SQLAlchemy's own SQLite text format)."""
+    return _sqlite_datetime(value) if dialect == "sqlite" else _aware(value)
+
+
+@functools.cache
+def turns_statement(queue_count: int, dialect: str) -> str:
+    """``UPDATE queues`` adding a per-queue count to ``turns_taken`` for ``queue_count`` queues.
+
+    Parameters: (queue, count) pairs, then ``updated_at``, then the queue ids again.
+    """
+    numbers = itertools.count(1)
+
+    def mark() -> str:
+        return f"${next(numbers)}" if dialect == "postgresql" else "?"
+
+    cast = "::bigint" if dialect == "postgresql" else ""  # PostgreSQL cannot infer a CASE result's type
+    cases = " ".join(f"WHEN {mark()} THEN {mark()}{cast}" for _ in range(queue_count))
+    updated = mark()
+    ids = ", ".join(mark() for _ in range(queue_count))
+    return (
+        f"UPDATE queues SET turns_taken = turns_taken + CASE id {cases} END, updated_at = {updated} "
+        f"WHERE id IN ({ids}) RETURNING id, turns_taken"
+    )

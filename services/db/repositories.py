@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.db.bulk import STATEMENTS, insert_columns
+from services.db.bulk import STATEMENTS, encode_datetime, insert_columns, turns_statement
 from services.db.tables import decisions, lead_events, leads, outbox, queues, reps, sla_clocks
 
 Row = dict[str, Any]
@@ -22,15 +22,23 @@ def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
         yield items[start : start + _CHUNK]
 
 
+# Statements with expanding IN parameters are built once: SQLAlchemy caches their compiled form.
+_FIND_EVENTS = sa.select(lead_events.c.event_key, lead_events.c.request_hash, lead_events.c.response).where(
+    lead_events.c.event_key.in_(sa.bindparam("keys", expanding=True))
+)
+_LEADS_BY_EXTERNAL_ID = sa.select(leads).where(
+    leads.c.source == sa.bindparam("source"), leads.c.external_id.in_(sa.bindparam("ids", expanding=True))
+)
+_LEADS_BY_ID = sa.select(leads).where(leads.c.id.in_(sa.bindparam("ids", expanding=True)))
+
 # --- idempotency ---------------------------------------------------------------------------------
 
 
 async def find_events(conn: AsyncConnection, keys: Sequence[str]) -> dict[str, Row]:
     """Already recorded inbound events by key: their request hash and first response."""
     found: dict[str, Row] = {}
-    cols = (lead_events.c.event_key, lead_events.c.request_hash, lead_events.c.response)
     for chunk in _chunks(list(set(keys))):
-        result = await conn.execute(sa.select(*cols).where(lead_events.c.event_key.in_(chunk)))
+        result = await conn.execute(_FIND_EVENTS, {"keys": chunk})
         for row in result.mappings():
             found[row["event_key"]] = dict(row)
     return found
@@ -51,8 +59,8 @@ async def leads_by_external_id(conn: AsyncConnection, pairs: Sequence[tuple[str,
     rows: list[Row] = []
     for source, external_ids in by_source.items():
         for chunk in _chunks(sorted(external_ids)):
-            query = sa.select(leads).where(leads.c.source == source, leads.c.external_id.in_(chunk))
-            rows.extend(dict(r) for r in (await conn.execute(query)).mappings())
+            result = await conn.execute(_LEADS_BY_EXTERNAL_ID, {"source": source, "ids": chunk})
+            rows.extend(dict(r) for r in result.mappings())
     return rows
 
 
@@ -60,9 +68,7 @@ async def leads_by_id(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> list[R
     """Leads with the given ids."""
     rows: list[Row] = []
     for chunk in _chunks(list(set(ids))):
-        rows.extend(
-            dict(r) for r in (await conn.execute(sa.select(leads).where(leads.c.id.in_(chunk)))).mappings()
-        )
+        rows.extend(dict(r) for r in (await conn.execute(_LEADS_BY_ID, {"ids": chunk})).mappings())
     return rows
 
 
@@ -107,20 +113,26 @@ async def insert_clocks(conn: AsyncConnection, rows: list[Row]) -> None:
 # --- queues and rotation ------------------------------------------------------------------------
 
 
-async def take_turns(conn: AsyncConnection, queue: str, count: int, now: datetime) -> int:
-    """Reserve ``count`` consecutive rotation turns of ``queue``; returns the first turn number.
+async def take_turns(conn: AsyncConnection, counts: dict[str, int], now: datetime) -> dict[str, int]:
+    """Reserve ``counts[queue]`` consecutive rotation turns of each queue; returns each first turn.
 
-    A single atomic UPDATE ... RETURNING: concurrent transactions (other replicas) queue on the row
-    lock, so no two leads ever get the same turn and no turn is lost.
+    One atomic ``UPDATE ... RETURNING`` for all queues: concurrent transactions (other replicas) wait
+    on the row locks, so no two leads ever get the same turn and no turn is lost. Rows are locked in
+    primary-key order, the same in every transaction.
     """
-    statement = (
-        queues.update()
-        .where(queues.c.id == queue)
-        .values(turns_taken=queues.c.turns_taken + count, updated_at=now)
-        .returning(queues.c.turns_taken)
-    )
-    end = (await conn.execute(statement)).scalar_one()
-    return int(end) - count
+    if not counts:
+        return {}
+    ordered = sorted(counts)
+    statement = turns_statement(len(ordered), conn.dialect.name)
+    params: list[Any] = []
+    for queue in ordered:
+        params += [queue, counts[queue]]
+    params += [encode_datetime(now, conn.dialect.name), *ordered]
+    result = await conn.exec_driver_sql(statement, tuple(params))
+    ends = {row[0]: int(row[1]) for row in result}
+    if set(ends) != set(ordered):
+        raise LookupError(f"unknown queue(s): {sorted(set(ordered) - set(ends))}")
+    return {queue: ends[queue] - counts[queue] for queue in ordered}
 
 
 async def sync_roster(

@@ -81,7 +81,7 @@ async def test_concurrent_turn_reservations_never_overlap(db_url: str, uow: Unit
         taken: list[int] = []
         for _ in range(10):
             async with UnitOfWork(engines[engine_index]).transaction() as conn:
-                first = await repo.take_turns(conn, "q", count, T0)
+                first = (await repo.take_turns(conn, {"q": count}, T0))["q"]
                 taken.extend(range(first, first + count))
         return taken
 
@@ -184,3 +184,20 @@ async def test_open_clocks_close_only_once(uow: UnitOfWork) -> None:
         assert await repo.open_clocks_of(conn, [lead["id"]]) == []
         state = (await conn.execute(sa.select(sla_clocks.c.state))).scalar_one()
     assert state == "met"
+
+
+async def test_turns_of_several_queues_in_one_statement(uow: UnitOfWork) -> None:
+    async with uow.transaction() as conn:
+        await repo.sync_roster(conn, {"a": ("", [("r1", "One")]), "b": ("", [("r2", "Two")])}, T0)
+    async with uow.transaction() as conn:
+        first = await repo.take_turns(conn, {"b": 3, "a": 2}, T0)
+        second = await repo.take_turns(conn, {"a": 1, "b": 1}, T0)
+    assert first == {"a": 0, "b": 0}
+    assert second == {"a": 2, "b": 3}
+    try:
+        async with uow.transaction() as conn:
+            await repo.take_turns(conn, {"a": 1, "nowhere": 1}, T0)
+    except LookupError as error:
+        assert "nowhere" in str(error)
+    else:
+        raise AssertionError("an unknown queue took turns")
