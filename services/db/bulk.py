@@ -177,6 +177,6 @@ def turns_statement(queue_count: int, dialect: str) -> str:
     updated = mark()
     ids = ", ".join(mark() for _ in range(queue_count))
     return (
-        f"UPDATE queues SET turns_taken = turns_taken + CASE id {cases} END, updated_at = {updated} "
+        f"UPDATE queues SET turns_taken = turns_taken + CASE id {cases} END, updated_at = {updated} "  # noqa: S608
         f"WHERE id IN ({ids}) RETURNING id, turns_taken"
     )

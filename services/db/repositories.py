@@ -129,7 +129,8 @@ async def take_turns(conn: AsyncConnection, counts: dict[str, int], now: datetim
         params += [queue, counts[queue]]
     params += [encode_datetime(now, conn.dialect.name), *ordered]
     result = await conn.exec_driver_sql(statement, tuple(params))
-    ends = {row[0]: int(row[1]) for row in result}
+    rows: Sequence[Any] = result.all()  # (id, turns_taken) each
+    ends = {str(row[0]): int(row[1]) for row in rows}
     if set(ends) != set(ordered):
         raise LookupError(f"unknown queue(s): {sorted(set(ordered) - set(ends))}")
     return {queue: ends[queue] - counts[queue] for queue in ordered}

@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from services.db import repositories as repo
@@ -194,10 +195,6 @@ async def test_turns_of_several_queues_in_one_statement(uow: UnitOfWork) -> None
         second = await repo.take_turns(conn, {"a": 1, "b": 1}, T0)
     assert first == {"a": 0, "b": 0}
     assert second == {"a": 2, "b": 3}
-    try:
+    with pytest.raises(LookupError, match="nowhere"):
         async with uow.transaction() as conn:
             await repo.take_turns(conn, {"a": 1, "nowhere": 1}, T0)
-    except LookupError as error:
-        assert "nowhere" in str(error)
-    else:
-        raise AssertionError("an unknown queue took turns")
