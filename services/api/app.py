@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -53,9 +54,9 @@ async def _sync_roster(uow: UnitOfWork, agreement: CompiledAgreement) -> None:
 def _commit_listener(relay: OutboxRelay | None) -> Any:
     def on_commit(replies: list[Reply | DomainError], effects: BatchEffects, size: int) -> None:
         metrics.GROUP_COMMIT_SIZE.observe(size)
-        for reply in replies:
-            if isinstance(reply, Reply):
-                metrics.INGEST_EVENTS.labels(reply.source, reply.kind, reply.outcome).inc()
+        outcomes = Counter((r.source, r.kind, r.outcome) for r in replies if isinstance(r, Reply))
+        for labels, count in outcomes.items():
+            metrics.INGEST_EVENTS.labels(*labels).inc(count)
         for from_stage, to_stage in effects.transitions:
             metrics.STAGE_TRANSITIONS.labels(from_stage, to_stage).inc()
         for queue in effects.handoffs:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 import time
+from typing import Any
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -20,6 +21,7 @@ class RequestContextMiddleware:
         # process-unique prefix + counter: unique across replicas without a syscall per request
         self._prefix = f"{os.urandom(4).hex()}-"
         self._counter = itertools.count(1)
+        self._latency: dict[tuple[str, str, int], Any] = {}  # labelled histogram children, looked up once
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -49,9 +51,10 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            route = scope.get("route")
-            template = getattr(route, "path", "unmatched")
-            metrics.REQUEST_LATENCY.labels(template, scope["method"], f"{status // 100}xx").observe(
-                time.perf_counter() - started
-            )
+            template = getattr(scope.get("route"), "path", "unmatched")
+            key = (template, scope["method"], status // 100)
+            child = self._latency.get(key)
+            if child is None:
+                child = self._latency[key] = metrics.REQUEST_LATENCY.labels(key[0], key[1], f"{key[2]}xx")
+            child.observe(time.perf_counter() - started)
             structlog.contextvars.unbind_contextvars("request_id")
