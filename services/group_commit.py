@@ -52,7 +52,7 @@ class GroupCommitter:
         self._task: asyncio.Task[None] | None = None
         self._closing = False
 
-    def start(self) -> None:
+    async def start(self) -> None:
         """Start the writer task on the running loop."""
         self._task = asyncio.create_task(self._run(), name="group-commit")
 
@@ -67,6 +67,11 @@ class GroupCommitter:
 
     async def submit(self, command: Command) -> Reply:
         """Queue ``command`` and wait for its committed reply (or its ``DomainError``)."""
+        # A caller that goes away cancels only its wait: the queued command is still committed.
+        return await self.enqueue(command)
+
+    def enqueue(self, command: Command) -> asyncio.Future[Reply]:
+        """Queue ``command``; the future resolves once it is committed (or fails with a ``DomainError``)."""
         if self._closing or self._task is None:
             raise DomainError(
                 503, "shutting-down", "Service shutting down", "retry on another replica",
@@ -74,8 +79,7 @@ class GroupCommitter:
             )  # fmt: skip
         future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait((command, future))
-        # A caller that goes away cancels only its wait: the queued command is still committed.
-        return await future
+        return future
 
     async def _run(self) -> None:
         while True:

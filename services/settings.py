@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(default=65_536, ge=1024, description="Largest accepted request body")
     group_commit_max_batch: int = Field(default=256, ge=1, description="Most requests per transaction")
+    ingest_writer: Literal["process", "in_process"] = Field(
+        default="process",
+        description="Where ingest transactions run: a writer process beside each API process (uses a "
+        "second core), or the API process itself",
+    )
     run_relay: bool = Field(default=True, description="Run the outbox relay in this process")
     run_clock_worker: bool = Field(default=True, description="Run the SLA clock worker in this process")
     relay_batch_size: int = Field(default=500, ge=1)

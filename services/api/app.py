@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -20,7 +19,8 @@ from services.api import problems
 from services.api.middleware import RequestContextMiddleware
 from services.api.routes_leads import router as leads_router
 from services.api.routes_ops import feed_router, ops_router
-from services.api.runtime import Runtime, utcnow
+from services.api.runtime import Committer, Runtime
+from services.clock import utcnow
 from services.db import repositories as repo
 from services.db.engine import create_engine
 from services.db.uow import UnitOfWork
@@ -31,6 +31,8 @@ from services.logging import configure_logging
 from services.settings import Settings
 from services.workers.clocks import ClockWorker
 from services.workers.relay import OutboxRelay
+from services.writer.client import WriterProcess
+from services.writer.wire import BatchReport
 
 log = structlog.get_logger(__name__)
 
@@ -51,22 +53,37 @@ async def _sync_roster(uow: UnitOfWork, agreement: CompiledAgreement) -> None:
             return
 
 
-def _commit_listener(relay: OutboxRelay | None) -> Any:
-    def on_commit(replies: list[Reply | DomainError], effects: BatchEffects, size: int) -> None:
-        metrics.GROUP_COMMIT_SIZE.observe(size)
-        outcomes = Counter((r.source, r.kind, r.outcome) for r in replies if isinstance(r, Reply))
-        for labels, count in outcomes.items():
+def _batch_recorder(relay: OutboxRelay | None) -> Callable[[BatchReport], None]:
+    """Metrics for every committed ingest batch; wakes the relay when events were written."""
+
+    def record(report: BatchReport) -> None:
+        metrics.GROUP_COMMIT_SIZE.observe(report.size)
+        for labels, count in report.outcomes.items():
             metrics.INGEST_EVENTS.labels(*labels).inc(count)
-        for from_stage, to_stage in effects.transitions:
+        for from_stage, to_stage in report.transitions:
             metrics.STAGE_TRANSITIONS.labels(from_stage, to_stage).inc()
-        for queue in effects.handoffs:
+        for queue in report.handoffs:
             metrics.HANDOFFS.labels(queue).inc()
-        for queue, obligation in effects.clocks_met:
+        for queue, obligation in report.clocks_met:
             metrics.SLA_MET.labels(queue, obligation).inc()
-        if relay is not None and effects.outbox_rows:
+        if relay is not None and report.outbox_rows:
             relay.wake()
 
-    return on_commit
+    return record
+
+
+def _committer(
+    settings: Settings, uow: UnitOfWork, agreement: CompiledAgreement, record: Callable[[BatchReport], None]
+) -> Committer:
+    if settings.ingest_writer == "process":
+        return WriterProcess(settings, record)
+
+    def on_commit(replies: list[Reply | DomainError], effects: BatchEffects, size: int) -> None:
+        record(BatchReport.of(replies, effects, size))
+
+    return GroupCommitter(
+        uow, IngestBatch(agreement, settings, utcnow), settings.group_commit_max_batch, on_commit
+    )
 
 
 @asynccontextmanager
@@ -86,14 +103,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.run_clock_worker
         else None
     )
-    committer = GroupCommitter(
-        uow,
-        IngestBatch(agreement, settings, utcnow),
-        settings.group_commit_max_batch,
-        _commit_listener(relay),
-    )
+    committer = _committer(settings, uow, agreement, _batch_recorder(relay))
+    await committer.start()
     app.state.runtime = Runtime(settings, uow, agreement, committer, relay, clock_worker)
-    committer.start()
     for worker in (relay, clock_worker):
         if worker is not None:
             worker.start()
@@ -102,6 +114,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         agreement=agreement.version,
         database=engine.dialect.name,
         kafka="on" if relay else "off",
+        ingest_writer=settings.ingest_writer,
         clock_worker=clock_worker is not None,
         authentication="on" if settings.api_keys else "off",
     )

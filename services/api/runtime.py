@@ -4,19 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
+from typing import Protocol
 
 from router.agreement import CompiledAgreement
+from services.clock import utcnow
 from services.db.uow import UnitOfWork
-from services.group_commit import GroupCommitter
+from services.ingest import Command, Reply
 from services.settings import Settings
 from services.workers.clocks import ClockWorker
 from services.workers.relay import OutboxRelay
 
 
-def utcnow() -> datetime:
-    """Timezone-aware current UTC time."""
-    return datetime.now(UTC)
+class Committer(Protocol):
+    """Runs ingest commands durably: ``GroupCommitter`` in this process, or ``WriterProcess``."""
+
+    async def start(self) -> None:
+        """Start accepting commands."""
+
+    async def stop(self) -> None:
+        """Commit what is queued, then stop."""
+
+    async def submit(self, command: Command) -> Reply:
+        """Return once ``command`` is committed (or raise a ``DomainError``)."""
 
 
 @dataclass
@@ -26,7 +36,7 @@ class Runtime:
     settings: Settings
     uow: UnitOfWork
     agreement: CompiledAgreement
-    committer: GroupCommitter
+    committer: Committer
     relay: OutboxRelay | None
     clock_worker: ClockWorker | None
     now: Callable[[], datetime] = utcnow

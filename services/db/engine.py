@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from sqlalchemy import event
+from sqlalchemy import event, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from services.db.inline_sqlite import inline_connector
 from services.settings import Settings
 
 
@@ -25,10 +26,16 @@ def _json_dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def create_engine(settings: Settings) -> AsyncEngine:
-    """The process's engine for ``settings.database_url`` (JSON columns encoded with orjson)."""
-    json = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
+def create_engine(settings: Settings, *, inline_sqlite: bool = False) -> AsyncEngine:
+    """The process's engine for ``settings.database_url`` (JSON columns encoded with orjson).
+
+    ``inline_sqlite``: SQLite calls run on the event loop's thread (for the writer process).
+    """
+    json: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
     if settings.is_sqlite:
+        if inline_sqlite:
+            path = make_url(settings.database_url).database or ":memory:"
+            json["async_creator"] = inline_connector(path)
         engine = create_async_engine(settings.database_url, pool_size=5, max_overflow=5, **json)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine

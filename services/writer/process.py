@@ -1,0 +1,118 @@
+"""The writer process: runs the group commit of one API process, next to it on another core.
+
+Started by ``WriterProcess`` as ``python -m services.writer.process`` with its settings in the
+environment. It reads commands from stdin, answers each on stdout once its transaction committed, and
+reports every batch for metrics. At end of input it commits what is queued and exits. The API
+process stays responsive to HTTP while rules, SQL and commits run here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+from typing import BinaryIO
+
+import orjson
+import structlog
+
+from services.agreements import load_agreement
+from services.clock import utcnow
+from services.db.engine import create_engine
+from services.db.uow import UnitOfWork
+from services.errors import DomainError
+from services.group_commit import GroupCommitter
+from services.ingest import BatchEffects, IngestBatch, Reply
+from services.logging import configure_logging
+from services.settings import Settings
+from services.writer.wire import (
+    READY,
+    BatchReport,
+    decode_command,
+    encode_reply,
+    encode_report,
+    internal_error,
+)
+
+SETTINGS_ENV = "LEADROUTER_WRITER_SETTINGS"
+log = structlog.get_logger(__name__)
+
+
+async def _pipes(
+    stdin: BinaryIO, stdout: BinaryIO, limit: int
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=limit)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), stdin)
+    transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, stdout)
+    return reader, asyncio.StreamWriter(transport, protocol, None, loop)
+
+
+async def serve(settings: Settings, stdin: BinaryIO, stdout: BinaryIO) -> None:
+    """Answer commands from ``stdin`` on ``stdout`` until end of input."""
+    agreement = load_agreement(settings.agreement_path)
+    engine = create_engine(settings, inline_sqlite=True)
+    reader, writer = await _pipes(stdin, stdout, limit=2 * settings.max_body_bytes + 65_536)
+
+    def on_commit(replies: list[Reply | DomainError], effects: BatchEffects, size: int) -> None:
+        writer.write(encode_report(BatchReport.of(replies, effects, size)))
+
+    committer = GroupCommitter(
+        UnitOfWork(engine),
+        IngestBatch(agreement, settings, utcnow),
+        settings.group_commit_max_batch,
+        on_commit,
+    )
+    await committer.start()
+    writer.write(READY)
+    in_flight: set[asyncio.Future[Reply]] = set()
+
+    def answer(request_id: int, future: asyncio.Future[Reply]) -> None:
+        in_flight.discard(future)
+        error = future.exception()
+        writer.write(encode_reply(request_id, future.result() if error is None else error))
+
+    try:
+        while line := await reader.readline():
+            try:
+                request_id, command = decode_command(line)
+            except Exception:  # a line the API process should never send
+                log.exception("writer.bad_command")
+                with contextlib.suppress(Exception):
+                    writer.write(encode_reply(int(orjson.loads(line)["id"]), internal_error()))
+                continue
+            try:
+                future = committer.enqueue(command)
+            except DomainError as error:
+                writer.write(encode_reply(request_id, error))
+                continue
+            in_flight.add(future)
+            future.add_done_callback(lambda f, i=request_id: answer(i, f))  # type: ignore[misc]
+    finally:
+        await committer.stop()  # commits everything queued; its callbacks answer
+        if in_flight:
+            await asyncio.gather(*in_flight, return_exceptions=True)
+        with contextlib.suppress(ConnectionError):
+            await writer.drain()
+        writer.close()
+        await engine.dispose()
+
+
+def main() -> None:
+    """Entry point of the writer process."""
+    settings = Settings.model_validate_json(os.environ[SETTINGS_ENV])
+    configure_logging(settings.log_level)
+    # The protocol owns the original stdout; anything printed by mistake goes to stderr instead.
+    protocol_out = os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=0)
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    try:
+        import uvloop  # noqa: PLC0415 - the loop uvicorn uses too (uvicorn[standard])
+    except ImportError:
+        asyncio.run(serve(settings, sys.stdin.buffer, protocol_out))
+    else:
+        uvloop.run(serve(settings, sys.stdin.buffer, protocol_out))
+
+
+if __name__ == "__main__":
+    main()

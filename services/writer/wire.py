@@ -1,0 +1,140 @@
+"""The wire format between the API process and its writer process: one JSON document per line.
+
+API -> writer: commands (the validated request's raw body travels as sent; the writer validates it
+again, cheaply, rather than trusting a second encoding). Writer -> API: one reply per command, one
+report per committed batch (for the API process's metrics), and a ``ready`` line at start-up.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from schemas.leads import ActivityIn, FeedbackIn, LeadIn
+from schemas.problems import FieldError
+from services.errors import DomainError
+from services.ingest import BatchEffects, Command, RecordActivity, RecordFeedback, Reply, UpsertLead
+
+
+@dataclass(slots=True)
+class BatchReport:
+    """What one committed batch did: the counts behind the ingest metrics."""
+
+    size: int
+    outcomes: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # (source, kind, outcome)
+    transitions: list[tuple[str, str]] = field(default_factory=list)
+    handoffs: list[str] = field(default_factory=list)
+    clocks_met: list[tuple[str, str]] = field(default_factory=list)
+    outbox_rows: int = 0
+
+    @classmethod
+    def of(cls, replies: list[Reply | DomainError], effects: BatchEffects, size: int) -> BatchReport:
+        """Summarise a batch's replies and effects."""
+        outcomes = Counter((r.source, r.kind, r.outcome) for r in replies if isinstance(r, Reply))
+        return cls(
+            size, outcomes, effects.transitions, effects.handoffs, effects.clocks_met, effects.outbox_rows
+        )
+
+
+def encode_command(request_id: int, command: Command) -> bytes:
+    """A command as one line."""
+    if isinstance(command, UpsertLead):
+        kind, lead_id = "lead", None
+    else:
+        kind, lead_id = (
+            ("activity" if isinstance(command, RecordActivity) else "feedback"),
+            str(command.lead_id),
+        )
+    message = {
+        "id": request_id, "kind": kind, "lead_id": lead_id, "key": command.event_key,
+        "hash": command.request_hash, "raw": command.raw.decode(),
+    }  # fmt: skip
+    return orjson.dumps(message) + b"\n"
+
+
+def decode_command(line: bytes) -> tuple[int, Command]:
+    """The command of a line written by ``encode_command`` (its body is validated again)."""
+    message = orjson.loads(line)
+    raw: bytes = message["raw"].encode()
+    key, digest = message["key"], message["hash"]
+    if message["kind"] == "lead":
+        return message["id"], UpsertLead(LeadIn.model_validate_json(raw), key, digest, raw)
+    lead_id = uuid.UUID(message["lead_id"])
+    if message["kind"] == "activity":
+        return message["id"], RecordActivity(lead_id, ActivityIn.model_validate_json(raw), key, digest, raw)
+    return message["id"], RecordFeedback(lead_id, FeedbackIn.model_validate_json(raw), key, digest, raw)
+
+
+def encode_reply(request_id: int, outcome: Reply | BaseException) -> bytes:
+    """One command's answer as a line; unexpected exceptions become a 500 problem."""
+    if isinstance(outcome, Reply):
+        reply = {
+            "id": request_id, "status": outcome.status, "body": outcome.body, "source": outcome.source,
+            "kind": outcome.kind, "outcome": outcome.outcome, "replayed": outcome.replayed,
+        }  # fmt: skip
+        return orjson.dumps(reply) + b"\n"
+    error = outcome if isinstance(outcome, DomainError) else internal_error()
+    problem = {
+        "status": error.status, "slug": error.slug, "title": error.title, "detail": error.detail,
+        "errors": [e.model_dump() for e in error.errors], "headers": error.headers,
+    }  # fmt: skip
+    return orjson.dumps({"id": request_id, "error": problem}) + b"\n"
+
+
+def encode_report(report: BatchReport) -> bytes:
+    """A batch report as a line."""
+    body: dict[str, Any] = {
+        "size": report.size,
+        "outcomes": [[*labels, count] for labels, count in report.outcomes.items()],
+        "transitions": report.transitions,
+        "handoffs": report.handoffs,
+        "clocks_met": report.clocks_met,
+        "outbox_rows": report.outbox_rows,
+    }
+    return orjson.dumps({"report": body}) + b"\n"
+
+
+def decode_message(line: bytes) -> tuple[int, Reply | DomainError] | BatchReport | None:
+    """A writer line: a reply (with its request id), a batch report, or None for ``ready``."""
+    message = orjson.loads(line)
+    if "report" in message:
+        body = message["report"]
+        outcomes: Counter[tuple[str, str, str]] = Counter({(s, k, o): n for s, k, o, n in body["outcomes"]})
+        return BatchReport(
+            body["size"],
+            outcomes,
+            [tuple(t) for t in body["transitions"]],
+            body["handoffs"],
+            [tuple(c) for c in body["clocks_met"]],
+            body["outbox_rows"],
+        )
+    if "ready" in message:
+        return None
+    if "error" in message:
+        e = message["error"]
+        errors = [FieldError.model_validate(item) for item in e["errors"]]
+        error = DomainError(
+            e["status"], e["slug"], e["title"], e["detail"], errors=errors, headers=e["headers"]
+        )
+        return message["id"], error
+    reply = Reply(
+        message["status"],
+        message["body"],
+        message["source"],
+        message["kind"],
+        message["outcome"],
+        message["replayed"],
+    )
+    return message["id"], reply
+
+
+READY = orjson.dumps({"ready": True}) + b"\n"
+
+
+def internal_error() -> DomainError:
+    """The problem for an unexpected failure (details are in the writer's log)."""
+    return DomainError(500, "internal-error", "Internal error", "an unexpected error occurred; it was logged")
