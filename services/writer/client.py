@@ -53,6 +53,11 @@ class WriterProcess:
         """Start the writer process and wait until it is ready."""
         await self._spawn()
 
+    @property
+    def pid(self) -> int | None:
+        """The running writer process's id."""
+        return self._process.pid if self._process is not None and self._ready else None
+
     async def stop(self) -> None:
         """Close the writer's input; it commits what it has, answers, and exits."""
         self._stopping = True
