@@ -6,6 +6,7 @@ import asyncio
 import os
 import signal
 from pathlib import Path
+from typing import Literal
 
 import httpx
 
@@ -15,26 +16,22 @@ from tests.support.app import app_client, runtime_of
 from tests.support.leads import qualified_lead_body
 
 
-def _settings(db_url: str, agreement: Path, writer: str) -> Settings:
+def _settings(db_url: str, agreement: Path, writer: Literal["process", "in_process"]) -> Settings:
     return Settings(
         database_url=db_url,
         agreement_path=agreement,
         run_clock_worker=False,
-        ingest_writer=writer,  # type: ignore[arg-type]
+        ingest_writer=writer,
     )
 
 
-async def _post_until_created(
-    client: httpx.AsyncClient, body: dict[str, object]
-) -> tuple[httpx.Response, int]:
-    unavailable = 0
+async def _post_until_accepted(client: httpx.AsyncClient, body: dict[str, object]) -> httpx.Response:
     for _ in range(200):
         reply = await client.post("/v1/leads", json=body)
         if reply.status_code != 503:
-            return reply, unavailable
-        assert reply.json()["type"].endswith("/writer-unavailable")
+            return reply
+        assert reply.json()["type"].endswith("/writer-unavailable")  # said clearly, with Retry-After
         assert reply.headers["Retry-After"] == "1"
-        unavailable += 1
         await asyncio.sleep(0.05)
     raise AssertionError("the writer process did not come back")
 
@@ -51,7 +48,7 @@ async def test_a_killed_writer_is_replaced_and_nothing_acknowledged_is_lost(
         old_pid = writer.pid
         assert old_pid is not None
         os.kill(old_pid, signal.SIGKILL)
-        second, _ = await _post_until_created(client, qualified_lead_body())
+        second = await _post_until_accepted(client, qualified_lead_body())
         assert second.status_code == 201, second.text
         assert writer.pid not in (None, old_pid)
         replay = await client.post("/v1/leads", json=first_body)
@@ -63,7 +60,8 @@ async def test_a_killed_writer_is_replaced_and_nothing_acknowledged_is_lost(
 
 async def test_in_process_writer_gives_the_same_answers(db_url: str, agreement_file: Path) -> None:
     answers = {}
-    for mode in ("in_process", "process"):
+    modes: tuple[Literal["process", "in_process"], ...] = ("in_process", "process")
+    for mode in modes:
         async with app_client(_settings(db_url, agreement_file, mode)) as (client, app):
             assert isinstance(runtime_of(app).committer, WriterProcess) is (mode == "process")
             replies = await asyncio.gather(
