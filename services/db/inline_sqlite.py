@@ -11,6 +11,7 @@ integration tests run the writer process through it.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Callable, Generator
 from functools import partial
@@ -29,6 +30,12 @@ class InlineSQLiteConnection(aiosqlite.Connection):
         if not self._running or self._connection is None:
             raise ValueError("Connection closed")
         return fn(*args, **kwargs)
+
+    async def commit(self) -> None:
+        """Commit in a worker thread: the fsync takes milliseconds, the event loop need not wait."""
+        if not self._running or self._connection is None:
+            raise ValueError("Connection closed")
+        await asyncio.to_thread(self._connection.commit)
 
     async def _connect(self) -> InlineSQLiteConnection:
         if self._connection is None:

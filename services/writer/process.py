@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import sys
 from typing import BinaryIO
 
@@ -103,6 +104,10 @@ def main() -> None:
     """Entry point of the writer process."""
     settings = Settings.model_validate_json(os.environ[SETTINGS_ENV])
     configure_logging(settings.log_level)
+    # Ctrl-C and SIGTERM reach the whole process group; the API process decides when the writer
+    # stops (end of input), so what is queued is still committed and answered.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     # The protocol owns the original stdout; anything printed by mistake goes to stderr instead.
     protocol_out = os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=0)
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
