@@ -26,6 +26,7 @@ from schemas.leads import ActivityIn, FeedbackIn, LeadIn
 from services.db import repositories as repo
 from services.errors import DomainError
 from services.events import clock_event_data, outbox_row
+from services.ids import uuid7
 from services.settings import Settings
 
 _LEAD_META_FIELDS = frozenset({"source", "external_id", "event_id", "occurred_at", "stage"})
@@ -239,7 +240,7 @@ class _Run:
         changes["email"] = body.email
         if lead is None:
             row = {
-                "id": uuid.uuid4(),
+                "id": uuid7(),
                 "source": body.source,
                 "external_id": body.external_id,
                 "email": body.email,
@@ -385,7 +386,7 @@ class _Run:
             )
         )  # fmt: skip
         clock = {
-            "id": uuid.uuid4(), "lead_id": row["id"], "obligation": FIRST_TOUCH, "queue": choice.queue,
+            "id": uuid7(), "lead_id": row["id"], "obligation": FIRST_TOUCH, "queue": choice.queue,
             "rep_id": None, "state": "open", "started_at": self.now, "due_at": due, "closed_at": None,
             "agreement_version": self.agreement.version,
         }  # fmt: skip

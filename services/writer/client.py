@@ -19,6 +19,7 @@ import structlog
 from services.errors import DomainError
 from services.ingest import Command, Reply
 from services.settings import Settings
+from services.writer.lines import CoalescingWriter, read_lines
 from services.writer.process import SETTINGS_ENV
 from services.writer.wire import BatchReport, decode_message, encode_command
 
@@ -48,6 +49,7 @@ class WriterProcess:
         self._reader: asyncio.Task[None] | None = None
         self._ready = False
         self._stopping = False
+        self._stdin: CoalescingWriter | None = None
 
     async def start(self) -> None:
         """Start the writer process and wait until it is ready."""
@@ -65,6 +67,8 @@ class WriterProcess:
         process = self._process
         if process is None:
             return
+        if self._stdin is not None:
+            self._stdin.flush()
         if process.stdin is not None:
             process.stdin.close()
         try:
@@ -86,7 +90,8 @@ class WriterProcess:
         request_id = next(self._ids)
         future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = future
-        process.stdin.write(encode_command(request_id, command))
+        assert self._stdin is not None
+        self._stdin.write(encode_command(request_id, command))
         return await future
 
     async def _spawn(self) -> None:
@@ -107,13 +112,15 @@ class WriterProcess:
             await process.wait()
             raise RuntimeError(f"the writer process failed to start (exit code {process.returncode})")
         self._process = process
+        assert process.stdin is not None
+        self._stdin = CoalescingWriter(process.stdin)
         self._ready = True
         self._reader = asyncio.create_task(self._read(process), name="writer-replies")
         log.info("writer.started", pid=process.pid)
 
     async def _read(self, process: asyncio.subprocess.Process) -> None:
         assert process.stdout is not None
-        while line := await process.stdout.readline():
+        async for line in read_lines(process.stdout):
             message = decode_message(line)
             if isinstance(message, BatchReport):
                 self._on_report(message)

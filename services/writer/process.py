@@ -27,6 +27,7 @@ from services.group_commit import GroupCommitter
 from services.ingest import BatchEffects, IngestBatch, Reply
 from services.logging import configure_logging
 from services.settings import Settings
+from services.writer.lines import CoalescingWriter, read_lines
 from services.writer.wire import (
     READY,
     BatchReport,
@@ -54,7 +55,8 @@ async def serve(settings: Settings, stdin: BinaryIO, stdout: BinaryIO) -> None:
     """Answer commands from ``stdin`` on ``stdout`` until end of input."""
     agreement = load_agreement(settings.agreement_path)
     engine = create_engine(settings, inline_sqlite=True)
-    reader, writer = await _pipes(stdin, stdout, limit=2 * settings.max_body_bytes + 65_536)
+    reader, stream_writer = await _pipes(stdin, stdout, limit=2 * settings.max_body_bytes + 65_536)
+    writer = CoalescingWriter(stream_writer)
 
     def on_commit(replies: list[Reply | DomainError], effects: BatchEffects, size: int) -> None:
         writer.write(encode_report(BatchReport.of(replies, effects, size)))
@@ -75,7 +77,7 @@ async def serve(settings: Settings, stdin: BinaryIO, stdout: BinaryIO) -> None:
         writer.write(encode_reply(request_id, future.result() if error is None else error))
 
     try:
-        while line := await reader.readline():
+        async for line in read_lines(reader):
             try:
                 request_id, command = decode_command(line)
             except Exception:  # a line the API process should never send
@@ -94,9 +96,10 @@ async def serve(settings: Settings, stdin: BinaryIO, stdout: BinaryIO) -> None:
         await committer.stop()  # commits everything queued; its callbacks answer
         if in_flight:
             await asyncio.gather(*in_flight, return_exceptions=True)
+        writer.flush()
         with contextlib.suppress(ConnectionError):
-            await writer.drain()
-        writer.close()
+            await stream_writer.drain()
+        stream_writer.close()
         await engine.dispose()
 
 
