@@ -48,6 +48,26 @@ STARTUP_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 30.0
 
 
+def _process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (from /proc)."""
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        for child in children.read_text().split():
+            pids.extend(_process_tree(int(child)))
+    return pids
+
+
+def _process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of one process (all its threads); 0 if it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return 0.0
+    fields = stat.rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class BenchError(RuntimeError):
     """The run cannot be trusted: a server failed, a request failed, or writes went missing."""
 
@@ -140,11 +160,9 @@ class Server:
         raise BenchError(f"{self.name} not healthy after {STARTUP_TIMEOUT_S:.0f}s\n{self.log_tail()}")
 
     def cpu_seconds(self) -> float:
-        """User + system CPU time of the process (all its threads) so far."""
+        """User + system CPU time so far of the process and its live children (the writer process)."""
         assert self.proc is not None
-        stat = Path(f"/proc/{self.proc.pid}/stat").read_text()
-        fields = stat.rpartition(")")[2].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return sum(_process_cpu_seconds(pid) for pid in _process_tree(self.proc.pid))
 
     def stop(self) -> int | None:
         """SIGTERM, wait for a graceful exit, SIGKILL if it takes too long; returns the exit code."""
