@@ -43,8 +43,10 @@ def serve(
 ) -> None:
     """Serve the HTTP API with uvicorn (uvloop + httptools).
 
-    The outbox relay (when LEADROUTER_KAFKA_BOOTSTRAP_SERVERS is set) and the SLA clock worker run
-    inside each worker process unless disabled; both are safe to run in several replicas.
+    Each worker process starts its own ingest writer process (rules, SQL and commits on another
+    core; LEADROUTER_INGEST_WRITER=in_process keeps them in the worker). The outbox relay (when
+    LEADROUTER_KAFKA_BOOTSTRAP_SERVERS is set) and the SLA clock worker run in each worker process
+    unless disabled; both are safe to run in several replicas.
     """
     import uvicorn  # noqa: PLC0415
 

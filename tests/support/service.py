@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.components import free_port
+from tests.support.components import free_port, terminate
 
 BIN = Path(sys.executable).parent / "leadrouter"
 
@@ -61,12 +61,7 @@ class ServiceProcess:
     def stop(self) -> None:
         """SIGTERM and wait for a clean exit."""
         if self._process is not None:
-            self._process.terminate()
-            try:
-                self._process.wait(30)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+            terminate(self._process, 30)
             self._process = None
 
     def log(self) -> str:
