@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -10,8 +9,9 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
+
+from tests.support.components import unavailable
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO_ROOT / "Dockerfile"
@@ -22,11 +22,8 @@ HADOLINT = Path(sys.executable).parent / "hadolint"
 
 def _require(condition: bool, reason: str) -> None:
     """Skip loudly when a tool is missing, but fail when the CI demands every component."""
-    if condition:
-        return
-    if os.environ.get("LEADROUTER_REQUIRE_ALL") == "1":
-        pytest.fail(f"{reason} (LEADROUTER_REQUIRE_ALL=1)")
-    pytest.skip(reason)
+    if not condition:
+        unavailable(reason)
 
 
 def _load_yaml(path: Path) -> dict[str, Any]:
