@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from services.db.uow import UnitOfWork
 from services.errors import DomainError
 from services.ingest import BatchEffects, Command, IngestBatch, Reply
+from services.ingest_request import IngestRequest, to_command
 
 log = structlog.get_logger(__name__)
 
@@ -64,6 +65,10 @@ class GroupCommitter:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+
+    async def ingest(self, request: IngestRequest) -> Reply:
+        """Validate ``request`` here and commit it (the ``Committer`` of ``in_process`` mode)."""
+        return await self.submit(to_command(request))
 
     async def submit(self, command: Command) -> Reply:
         """Queue ``command`` and wait for its committed reply (or its ``DomainError``)."""

@@ -1,17 +1,10 @@
-"""Read and validate JSON request bodies: size limit, media type, pydantic on the raw bytes."""
+"""Read JSON request bodies: media type and size checked before the body is read."""
 
 from __future__ import annotations
 
-import hashlib
-from typing import TypeVar
-
 from fastapi import Request
-from pydantic import BaseModel, ValidationError
 
-from services.api.problems import invalid_body
 from services.errors import DomainError
-
-M = TypeVar("M", bound=BaseModel)
 
 
 async def read_json_body(request: Request, max_bytes: int) -> bytes:
@@ -35,19 +28,6 @@ async def read_json_body(request: Request, max_bytes: int) -> bytes:
             raise _too_large(max_bytes)
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def parse_body(model: type[M], raw: bytes) -> M:
-    """Validate ``raw`` JSON as ``model``; 400 for malformed JSON, 422 naming each bad field."""
-    try:
-        return model.model_validate_json(raw)
-    except ValidationError as error:
-        raise invalid_body(error) from None
-
-
-def body_hash(raw: bytes) -> str:
-    """SHA-256 of the body: detects an idempotency key reused with another body."""
-    return hashlib.sha256(raw).hexdigest()
 
 
 def _too_large(max_bytes: int) -> DomainError:

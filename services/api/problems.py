@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import orjson
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from schemas.problems import PROBLEM_MEDIA_TYPE, FieldError
+from schemas.problems import PROBLEM_MEDIA_TYPE
 from services.errors import DomainError
+from services.ingest_request import field_errors
 
 log = structlog.get_logger(__name__)
 
@@ -29,33 +27,6 @@ def problem_response(error: DomainError, request: Request) -> Response:
     """Render ``error`` as problem+json."""
     body = error.problem(instance=request.url.path).model_dump(mode="json")
     return Response(orjson.dumps(body), error.status, headers=error.headers, media_type=PROBLEM_MEDIA_TYPE)
-
-
-def field_errors(errors: list[Any], skip_prefix: tuple[str, ...] = ()) -> list[FieldError]:
-    """Pydantic error dicts as field errors with dotted paths (``body`` for the whole body)."""
-    result = []
-    for error in errors:
-        loc = [str(part) for part in error.get("loc", ()) if str(part) not in skip_prefix]
-        result.append(FieldError(field=".".join(loc) or "body", message=error["msg"], code=error["type"]))
-    return result
-
-
-def invalid_body(error: ValidationError) -> DomainError:
-    """The 400/422 for a body that is not JSON or does not match its model."""
-    errors = error.errors(include_url=False, include_input=False)
-    if any(e["type"] == "json_invalid" for e in errors):
-        return DomainError(
-            400,
-            "malformed-json",
-            "Malformed JSON",
-            "the request body is not valid JSON",
-            errors=field_errors(errors),
-        )
-    fields = field_errors(errors)
-    names = ", ".join(f.field for f in fields[:5])
-    return DomainError(
-        422, "validation-error", "Invalid request body", f"invalid field(s): {names}", errors=fields
-    )
 
 
 def install(app: FastAPI) -> None:

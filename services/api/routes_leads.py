@@ -12,11 +12,12 @@ from starlette.responses import Response
 from schemas.leads import Accepted, ActivityIn, FeedbackIn, LeadIn, LeadOut
 from schemas.problems import PROBLEM_MEDIA_TYPE, Problem
 from services.api.auth import require_api_key
-from services.api.body import body_hash, parse_body, read_json_body
+from services.api.body import read_json_body
 from services.api.runtime import Runtime
 from services.db import repositories as repo
 from services.errors import DomainError
-from services.ingest import Command, RecordActivity, RecordFeedback, Reply, UpsertLead
+from services.ingest import Reply
+from services.ingest_request import IngestRequest, RequestKind
 
 router = APIRouter(prefix="/v1", tags=["leads"])
 
@@ -56,17 +57,12 @@ def _runtime(request: Request) -> Runtime:
     return runtime
 
 
-def _event_key(scope: str, request: Request, event_id: str | None, digest: str) -> str:
-    key = event_id or request.headers.get("idempotency-key") or f"sha256:{digest}"
-    if len(key) > 128:
-        raise DomainError(
-            422, "validation-error", "Invalid Idempotency-Key", "Idempotency-Key exceeds 128 characters"
-        )
-    return f"{scope}:{key}"
-
-
-async def _submit(runtime: Runtime, command: Command) -> Response:
-    reply: Reply = await runtime.committer.submit(command)
+async def _ingest(request: Request, kind: RequestKind, lead_id: uuid.UUID | None = None) -> Response:
+    """Hand the raw body to the committer; validation happens once, where the transaction runs."""
+    runtime = _runtime(request)
+    raw = await read_json_body(request, runtime.settings.max_body_bytes)
+    ingest = IngestRequest(kind, raw, lead_id, request.headers.get("idempotency-key"))
+    reply: Reply = await runtime.committer.ingest(ingest)
     headers = {"Idempotent-Replayed": "true"} if reply.replayed else None
     return Response(orjson.dumps(reply.body), reply.status, headers=headers, media_type="application/json")
 
@@ -84,12 +80,7 @@ async def upsert_lead(request: Request) -> Response:
 
     Answers only after the lead, its decision, its outbox events and its clocks are committed.
     """
-    runtime = _runtime(request)
-    raw = await read_json_body(request, runtime.settings.max_body_bytes)
-    body = parse_body(LeadIn, raw)
-    digest = body_hash(raw)
-    key = _event_key(f"lead:{body.source}", request, body.event_id, digest)
-    return await _submit(runtime, UpsertLead(body, key, digest, raw))
+    return await _ingest(request, "lead")
 
 
 @router.post(
@@ -102,12 +93,7 @@ async def upsert_lead(request: Request) -> Response:
 )
 async def record_activity(lead_id: uuid.UUID, request: Request) -> Response:
     """Record an activity (page view, webinar, demo request ...) and re-qualify the lead."""
-    runtime = _runtime(request)
-    raw = await read_json_body(request, runtime.settings.max_body_bytes)
-    body = parse_body(ActivityIn, raw)
-    digest = body_hash(raw)
-    key = _event_key(f"activity:{lead_id}", request, body.event_id, digest)
-    return await _submit(runtime, RecordActivity(lead_id, body, key, digest, raw))
+    return await _ingest(request, "activity", lead_id)
 
 
 @router.post(
@@ -120,12 +106,7 @@ async def record_activity(lead_id: uuid.UUID, request: Request) -> Response:
 )
 async def record_feedback(lead_id: uuid.UUID, request: Request) -> Response:
     """Record feedback from sales; ``touched`` before the first-touch deadline meets that obligation."""
-    runtime = _runtime(request)
-    raw = await read_json_body(request, runtime.settings.max_body_bytes)
-    body = parse_body(FeedbackIn, raw)
-    digest = body_hash(raw)
-    key = _event_key(f"feedback:{lead_id}", request, body.event_id, digest)
-    return await _submit(runtime, RecordFeedback(lead_id, body, key, digest, raw))
+    return await _ingest(request, "feedback", lead_id)
 
 
 @router.get(

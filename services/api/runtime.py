@@ -10,7 +10,8 @@ from typing import Protocol
 from router.agreement import CompiledAgreement
 from services.clock import utcnow
 from services.db.uow import UnitOfWork
-from services.ingest import Command, Reply
+from services.ingest import Reply
+from services.ingest_request import IngestRequest
 from services.settings import Settings
 from services.workers.clocks import ClockWorker
 from services.workers.relay import OutboxRelay
@@ -25,8 +26,8 @@ class Committer(Protocol):
     async def stop(self) -> None:
         """Commit what is queued, then stop."""
 
-    async def submit(self, command: Command) -> Reply:
-        """Return once ``command`` is committed (or raise a ``DomainError``)."""
+    async def ingest(self, request: IngestRequest) -> Reply:
+        """Validate and apply ``request``; return once it is committed (or raise a ``DomainError``)."""
 
 
 @dataclass

@@ -17,11 +17,12 @@ from collections.abc import Callable
 import structlog
 
 from services.errors import DomainError
-from services.ingest import Command, Reply
+from services.ingest import Reply
+from services.ingest_request import IngestRequest
 from services.settings import Settings
 from services.writer.lines import CoalescingWriter, read_lines
 from services.writer.process import SETTINGS_ENV
-from services.writer.wire import BatchReport, decode_message, encode_command
+from services.writer.wire import BatchReport, decode_message, encode_request
 
 log = structlog.get_logger(__name__)
 
@@ -82,8 +83,8 @@ class WriterProcess:
                 await self._reader
         self._fail_pending()
 
-    async def submit(self, command: Command) -> Reply:
-        """Send ``command`` to the writer and wait for its committed reply."""
+    async def ingest(self, request: IngestRequest) -> Reply:
+        """Send ``request`` to the writer and wait for its committed reply (or its problem)."""
         process = self._process
         if not self._ready or process is None or process.stdin is None:
             raise writer_unavailable()
@@ -91,7 +92,7 @@ class WriterProcess:
         future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = future
         assert self._stdin is not None
-        self._stdin.write(encode_command(request_id, command))
+        self._stdin.write(encode_request(request_id, request))
         return await future
 
     async def _spawn(self) -> None:

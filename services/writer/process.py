@@ -25,13 +25,14 @@ from services.db.uow import UnitOfWork
 from services.errors import DomainError
 from services.group_commit import GroupCommitter
 from services.ingest import BatchEffects, IngestBatch, Reply
+from services.ingest_request import to_command
 from services.logging import configure_logging
 from services.settings import Settings
 from services.writer.lines import CoalescingWriter, read_lines
 from services.writer.wire import (
     READY,
     BatchReport,
-    decode_command,
+    decode_request,
     encode_reply,
     encode_report,
     internal_error,
@@ -79,15 +80,15 @@ async def serve(settings: Settings, stdin: BinaryIO, stdout: BinaryIO) -> None:
     try:
         async for line in read_lines(reader):
             try:
-                request_id, command = decode_command(line)
+                request_id, request = decode_request(line)
             except Exception:  # a line the API process should never send
-                log.exception("writer.bad_command")
+                log.exception("writer.bad_request_line")
                 with contextlib.suppress(Exception):
                     writer.write(encode_reply(int(orjson.loads(line)["id"]), internal_error()))
                 continue
             try:
-                future = committer.enqueue(command)
-            except DomainError as error:
+                future = committer.enqueue(to_command(request))
+            except DomainError as error:  # invalid body, or shutting down
                 writer.write(encode_reply(request_id, error))
                 continue
             in_flight.add(future)

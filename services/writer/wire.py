@@ -1,8 +1,8 @@
 """The wire format between the API process and its writer process: one JSON document per line.
 
-API -> writer: commands (the validated request's raw body travels as sent; the writer validates it
-again, cheaply, rather than trusting a second encoding). Writer -> API: one reply per command, one
-report per committed batch (for the API process's metrics), and a ``ready`` line at start-up.
+API -> writer: ingest requests with their raw bodies (the writer validates them). Writer -> API: one
+reply per request, one report per committed batch (for the API process's metrics), and a ``ready``
+line at start-up.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from typing import Any
 
 import orjson
 
-from schemas.leads import ActivityIn, FeedbackIn, LeadIn
 from schemas.problems import FieldError
 from services.errors import DomainError
-from services.ingest import BatchEffects, Command, RecordActivity, RecordFeedback, Reply, UpsertLead
+from services.ingest import BatchEffects, Reply
+from services.ingest_request import IngestRequest
 
 
 @dataclass(slots=True)
@@ -40,33 +40,20 @@ class BatchReport:
         )
 
 
-def encode_command(request_id: int, command: Command) -> bytes:
-    """A command as one line."""
-    if isinstance(command, UpsertLead):
-        kind, lead_id = "lead", None
-    else:
-        kind, lead_id = (
-            ("activity" if isinstance(command, RecordActivity) else "feedback"),
-            str(command.lead_id),
-        )
+def encode_request(request_id: int, request: IngestRequest) -> bytes:
+    """An ingest request as one line (the body travels as sent: JSON text is valid UTF-8)."""
     message = {
-        "id": request_id, "kind": kind, "lead_id": lead_id, "key": command.event_key,
-        "hash": command.request_hash, "raw": command.raw.decode(),
+        "id": request_id, "kind": request.kind, "lead_id": str(request.lead_id) if request.lead_id else None,
+        "key": request.idempotency_key, "raw": request.raw.decode(),
     }  # fmt: skip
     return orjson.dumps(message) + b"\n"
 
 
-def decode_command(line: bytes) -> tuple[int, Command]:
-    """The command of a line written by ``encode_command`` (its body is validated again)."""
+def decode_request(line: bytes) -> tuple[int, IngestRequest]:
+    """The request of a line written by ``encode_request``."""
     message = orjson.loads(line)
-    raw: bytes = message["raw"].encode()
-    key, digest = message["key"], message["hash"]
-    if message["kind"] == "lead":
-        return message["id"], UpsertLead(LeadIn.model_validate_json(raw), key, digest, raw)
-    lead_id = uuid.UUID(message["lead_id"])
-    if message["kind"] == "activity":
-        return message["id"], RecordActivity(lead_id, ActivityIn.model_validate_json(raw), key, digest, raw)
-    return message["id"], RecordFeedback(lead_id, FeedbackIn.model_validate_json(raw), key, digest, raw)
+    lead_id = uuid.UUID(message["lead_id"]) if message["lead_id"] else None
+    return message["id"], IngestRequest(message["kind"], message["raw"].encode(), lead_id, message["key"])
 
 
 def encode_reply(request_id: int, outcome: Reply | BaseException) -> bytes:

@@ -8,34 +8,51 @@ from collections import Counter
 import orjson
 import pytest
 
-from schemas.leads import ActivityIn, LeadIn
 from schemas.problems import FieldError
 from services.errors import DomainError
-from services.ingest import BatchEffects, RecordActivity, Reply, UpsertLead
+from services.ingest import BatchEffects, Reply, UpsertLead
+from services.ingest_request import IngestRequest, to_command
 from services.writer.wire import (
     READY,
     BatchReport,
-    decode_command,
     decode_message,
-    encode_command,
+    decode_request,
     encode_reply,
     encode_report,
+    encode_request,
 )
 
 
-def test_commands_round_trip_with_their_raw_body() -> None:
+def test_requests_round_trip_with_their_raw_body() -> None:
     raw = b'{"source": "crm", "external_id": "7", "email": "Ada@Example.com", "tags": ["x"]}'
-    command = UpsertLead(LeadIn.model_validate_json(raw), "lead:crm:k", "h1", raw)
-    line = encode_command(41, command)
+    request = IngestRequest("lead", raw, None, "retry-1")
+    line = encode_request(41, request)
     assert line.endswith(b"\n")
     assert line.count(b"\n") == 1
-    request_id, decoded = decode_command(line)
-    assert request_id == 41
-    assert decoded == command
-    activity = RecordActivity(
-        uuid.uuid4(), ActivityIn(type="page_view"), "activity:x:k", "h2", b'{"type":"page_view"}'
+    assert decode_request(line) == (41, request)
+    activity = IngestRequest("activity", b'{"type":"page_view"}', uuid.uuid4(), None)
+    assert decode_request(encode_request(42, activity)) == (42, activity)
+
+
+def test_requests_are_validated_where_they_are_applied() -> None:
+    raw = b'{"source": "crm", "external_id": "7", "email": "Ada@Example.com"}'
+    command = to_command(IngestRequest("lead", raw, None, "retry-1"))
+    assert isinstance(command, UpsertLead)
+    assert command.event_key == "lead:crm:retry-1"
+    assert command.body.email == "ada@example.com"
+    by_event_id = to_command(
+        IngestRequest("feedback", b'{"outcome":"touched","event_id":"e9"}', uuid.uuid4())
     )
-    assert decode_command(encode_command(42, activity)) == (42, activity)
+    assert by_event_id.event_key.endswith(":e9")
+    hashed = to_command(IngestRequest("activity", b'{"type":"chat"}', uuid.uuid4()))
+    assert hashed.event_key.endswith(":sha256:" + hashed.request_hash)
+    with pytest.raises(DomainError) as caught:
+        to_command(IngestRequest("lead", b'{"source": "x"}'))
+    assert caught.value.status == 422
+    assert {"external_id", "email"} <= {e.field for e in caught.value.errors}
+    with pytest.raises(DomainError) as too_long:
+        to_command(IngestRequest("lead", raw, None, "k" * 129))
+    assert too_long.value.errors[0].field == "header.Idempotency-Key"
 
 
 def test_replies_errors_and_reports_round_trip() -> None:
@@ -63,11 +80,3 @@ def test_unexpected_errors_become_a_500_problem() -> None:
     assert isinstance(decoded, DomainError)
     assert decoded.status == 500
     assert "secret" not in orjson.dumps(decoded.detail).decode()
-
-
-def test_a_tampered_body_is_rejected_by_the_writer() -> None:
-    line = orjson.dumps(
-        {"id": 1, "kind": "lead", "lead_id": None, "key": "k", "hash": "h", "raw": '{"source": "x"}'}
-    )
-    with pytest.raises(ValueError, match="validation error"):
-        decode_command(line)
