@@ -177,10 +177,10 @@ class _Run:
     async def _load(self) -> None:
         pairs = [(c.body.source, c.body.external_id) for c in self.commands if isinstance(c, UpsertLead)]
         ids = [c.lead_id for c in self.commands if not isinstance(c, UpsertLead)]
-        for row in await repo.leads_by_external_id(self.conn, pairs) if pairs else []:
+        for row in await repo.leads_by_external_id(self.conn, pairs, lock=True) if pairs else []:
             self._remember(_Lead(row, is_new=False))
         missing = [i for i in ids if i not in self.by_id]
-        for row in await repo.leads_by_id(self.conn, missing) if missing else []:
+        for row in await repo.leads_by_id(self.conn, missing, lock=True) if missing else []:
             self._remember(_Lead(row, is_new=False))
         feedback_leads = [c.lead_id for c in self.commands if isinstance(c, RecordFeedback)]
         for clock in await repo.open_clocks_of(self.conn, feedback_leads) if feedback_leads else []:

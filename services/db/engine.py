@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from sqlalchemy import event, make_url
+from sqlalchemy import Connection, event, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from services.db.inline_sqlite import inline_connector
@@ -22,6 +22,20 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+WRITE_TRANSACTION = "leadrouter_write"  # execution option set by UnitOfWork.transaction()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    """Begin every SQLite transaction ourselves: write transactions take the write lock first.
+
+    The driver runs in autocommit mode (``isolation_level=None``), so the reads of a write
+    transaction happen inside it, under the lock: a lead read, changed and written by one replica
+    cannot be changed by another in between (no lost updates). Reads elsewhere stay deferred.
+    """
+    immediate = conn.get_execution_options().get(WRITE_TRANSACTION, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
 def _json_dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
@@ -36,8 +50,15 @@ def create_engine(settings: Settings, *, inline_sqlite: bool = False) -> AsyncEn
         if inline_sqlite:
             path = make_url(settings.database_url).database or ":memory:"
             json["async_creator"] = inline_connector(path)
-        engine = create_async_engine(settings.database_url, pool_size=5, max_overflow=5, **json)
+        engine = create_async_engine(
+            settings.database_url,
+            pool_size=5,
+            max_overflow=5,
+            connect_args={"isolation_level": None, "check_same_thread": False},
+            **json,
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
     return create_async_engine(
         settings.database_url,

@@ -57,6 +57,8 @@ def inline_connector(path: str) -> Callable[[], InlineSQLiteConnection]:
     """An ``async_creator`` for SQLAlchemy that opens ``path`` inline."""
 
     def create() -> InlineSQLiteConnection:
-        return InlineSQLiteConnection(partial(sqlite3.connect, path, check_same_thread=False))
+        return InlineSQLiteConnection(
+            partial(sqlite3.connect, path, check_same_thread=False, isolation_level=None)
+        )
 
     return create

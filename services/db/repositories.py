@@ -30,6 +30,10 @@ _LEADS_BY_EXTERNAL_ID = sa.select(leads).where(
     leads.c.source == sa.bindparam("source"), leads.c.external_id.in_(sa.bindparam("ids", expanding=True))
 )
 _LEADS_BY_ID = sa.select(leads).where(leads.c.id.in_(sa.bindparam("ids", expanding=True)))
+# In ingest transactions leads are read to be changed: on PostgreSQL lock them, in id order, so two
+# replicas changing one lead take turns instead of losing an update (SQLite: BEGIN IMMEDIATE).
+_LOCK_LEADS_BY_EXTERNAL_ID = _LEADS_BY_EXTERNAL_ID.order_by(leads.c.id).with_for_update()
+_LOCK_LEADS_BY_ID = _LEADS_BY_ID.order_by(leads.c.id).with_for_update()
 
 # --- idempotency ---------------------------------------------------------------------------------
 
@@ -47,7 +51,9 @@ async def find_events(conn: AsyncConnection, keys: Sequence[str]) -> dict[str, R
 # --- leads ---------------------------------------------------------------------------------------
 
 
-async def leads_by_external_id(conn: AsyncConnection, pairs: Sequence[tuple[str, str]]) -> list[Row]:
+async def leads_by_external_id(
+    conn: AsyncConnection, pairs: Sequence[tuple[str, str]], *, lock: bool = False
+) -> list[Row]:
     """Leads matching any (source, external_id) pair.
 
     One ``source = ? AND external_id IN (...)`` query per source: it uses the unique index on both
@@ -59,16 +65,18 @@ async def leads_by_external_id(conn: AsyncConnection, pairs: Sequence[tuple[str,
     rows: list[Row] = []
     for source, external_ids in by_source.items():
         for chunk in _chunks(sorted(external_ids)):
-            result = await conn.execute(_LEADS_BY_EXTERNAL_ID, {"source": source, "ids": chunk})
+            query = _LOCK_LEADS_BY_EXTERNAL_ID if lock else _LEADS_BY_EXTERNAL_ID
+            result = await conn.execute(query, {"source": source, "ids": chunk})
             rows.extend(dict(r) for r in result.mappings())
     return rows
 
 
-async def leads_by_id(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> list[Row]:
-    """Leads with the given ids."""
+async def leads_by_id(conn: AsyncConnection, ids: Sequence[uuid.UUID], *, lock: bool = False) -> list[Row]:
+    """Leads with the given ids (``lock``: FOR UPDATE on PostgreSQL)."""
     rows: list[Row] = []
+    query = _LOCK_LEADS_BY_ID if lock else _LEADS_BY_ID
     for chunk in _chunks(list(set(ids))):
-        rows.extend(dict(r) for r in (await conn.execute(_LEADS_BY_ID, {"ids": chunk})).mappings())
+        rows.extend(dict(r) for r in (await conn.execute(query, {"ids": chunk})).mappings())
     return rows
 
 

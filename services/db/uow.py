@@ -7,6 +7,8 @@ from contextlib import asynccontextmanager
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from services.db.engine import WRITE_TRANSACTION
+
 
 class UnitOfWork:
     """Hands out transactions; callers never call ``commit()`` themselves."""
@@ -16,9 +18,15 @@ class UnitOfWork:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
-        """A connection in a transaction, committed when the block ends, rolled back on error."""
-        async with self.engine.begin() as connection:
-            yield connection
+        """A connection in a write transaction, committed when the block ends, rolled back on error.
+
+        On SQLite the transaction takes the write lock when it begins; on PostgreSQL callers lock
+        the rows they will change (``SELECT ... FOR UPDATE``).
+        """
+        async with self.engine.connect() as connection:
+            await connection.execution_options(**{WRITE_TRANSACTION: True})
+            async with connection.begin():
+                yield connection
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
