@@ -17,6 +17,7 @@ from services import metrics
 from services.agreements import load_agreement
 from services.api import problems
 from services.api.middleware import RequestContextMiddleware
+from services.api.routes_leads import ingest_router
 from services.api.routes_leads import router as leads_router
 from services.api.routes_ops import feed_router, ops_router
 from services.api.runtime import Committer, Runtime
@@ -157,6 +158,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.add_middleware(RequestContextMiddleware)
     problems.install(app)
+    app.include_router(ingest_router)
     app.include_router(leads_router)
     app.include_router(feed_router)
     app.include_router(ops_router)

@@ -13,6 +13,7 @@ from schemas.leads import Accepted, ActivityIn, FeedbackIn, LeadIn, LeadOut
 from schemas.problems import PROBLEM_MEDIA_TYPE, Problem
 from services.api.auth import require_api_key
 from services.api.body import read_json_body
+from services.api.lean_route import LeanIngestRoute
 from services.api.runtime import Runtime
 from services.db import repositories as repo
 from services.errors import DomainError
@@ -20,6 +21,7 @@ from services.ingest import Reply
 from services.ingest_request import IngestRequest, RequestKind
 
 router = APIRouter(prefix="/v1", tags=["leads"])
+ingest_router = APIRouter(prefix="/v1", tags=["leads"], route_class=LeanIngestRoute)
 
 _PROBLEM = {"model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}}
 _INGEST_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -67,7 +69,7 @@ async def _ingest(request: Request, kind: RequestKind, lead_id: uuid.UUID | None
     return Response(orjson.dumps(reply.body), reply.status, headers=headers, media_type="application/json")
 
 
-@router.post(
+@ingest_router.post(
     "/leads",
     status_code=201,
     response_model=Accepted,
@@ -83,7 +85,7 @@ async def upsert_lead(request: Request) -> Response:
     return await _ingest(request, "lead")
 
 
-@router.post(
+@ingest_router.post(
     "/leads/{lead_id}/activities",
     status_code=202,
     response_model=Accepted,
@@ -96,7 +98,7 @@ async def record_activity(lead_id: uuid.UUID, request: Request) -> Response:
     return await _ingest(request, "activity", lead_id)
 
 
-@router.post(
+@ingest_router.post(
     "/leads/{lead_id}/feedback",
     status_code=202,
     response_model=Accepted,

@@ -188,6 +188,7 @@ async def test_malformed_oversized_and_wrong_media_type_are_rejected(
             "/v1/leads/6f1c0b53-0000-4000-8000-000000000000/activities", json={"type": "telepathy"}
         )
         bad_id = await client.get("/v1/leads/not-a-uuid")
+        bad_post_id = await client.post("/v1/leads/not-a-uuid/feedback", json={"outcome": "touched"})
     assert malformed.status_code == 400
     assert malformed.json()["type"].endswith("/malformed-json")
     assert malformed.json()["errors"][0]["field"] == "body"
@@ -199,6 +200,9 @@ async def test_malformed_oversized_and_wrong_media_type_are_rejected(
     assert unknown_activity.json()["errors"][0]["field"] == "type"
     assert bad_id.status_code == 422
     assert bad_id.json()["errors"][0]["field"] == "path.lead_id"
+    assert bad_post_id.status_code == 422
+    assert bad_post_id.headers["content-type"] == "application/problem+json"
+    assert bad_post_id.json()["errors"][0]["field"] == "path.lead_id"
     assert await _count(uow, leads) == 0
 
 
