@@ -36,3 +36,8 @@ class DomainError(Exception):
             instance=instance,
             errors=self.errors,
         )
+
+
+def internal_error() -> DomainError:
+    """The problem for an unexpected failure (the details go to the log, not to the caller)."""
+    return DomainError(500, "internal-error", "Internal error", "an unexpected error occurred; it was logged")

@@ -10,7 +10,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from schemas.problems import PROBLEM_MEDIA_TYPE
-from services.errors import DomainError
+from services.errors import DomainError, internal_error
 from services.ingest_request import field_errors
 
 log = structlog.get_logger(__name__)
@@ -55,10 +55,7 @@ def install(app: FastAPI) -> None:
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:
         log.error("http.unhandled_error", path=request.url.path, error=type(exc).__name__, exc_info=exc)
-        error = DomainError(
-            500, "internal-error", "Internal error", "an unexpected error occurred; it was logged"
-        )
-        return problem_response(error, request)
+        return problem_response(internal_error(), request)
 
     app.add_exception_handler(DomainError, on_domain_error)
     app.add_exception_handler(RequestValidationError, on_request_validation)

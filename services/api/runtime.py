@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Protocol
 
 from router.agreement import CompiledAgreement
-from services.clock import utcnow
 from services.db.uow import UnitOfWork
 from services.ingest import Reply
 from services.ingest_request import IngestRequest
@@ -40,4 +37,3 @@ class Runtime:
     committer: Committer
     relay: OutboxRelay | None
     clock_worker: ClockWorker | None
-    now: Callable[[], datetime] = utcnow

@@ -1,6 +1,6 @@
 """The API process's side of the writer process: sends commands, matches replies, restarts it.
 
-``submit`` has the same contract as ``GroupCommitter.submit``: it returns once the command is
+``ingest`` has the same contract as ``GroupCommitter.ingest``: it returns once the request is
 committed, or raises a ``DomainError``. If the writer process dies, waiting requests get 503 (a
 retry with the same idempotency key is safe) and a new writer is started.
 """

@@ -22,21 +22,14 @@ from services.agreements import load_agreement
 from services.clock import utcnow
 from services.db.engine import create_engine
 from services.db.uow import UnitOfWork
-from services.errors import DomainError
+from services.errors import DomainError, internal_error
 from services.group_commit import GroupCommitter
 from services.ingest import BatchEffects, IngestBatch, Reply
 from services.ingest_request import to_command
 from services.logging import configure_logging
 from services.settings import Settings
 from services.writer.lines import CoalescingWriter, read_lines
-from services.writer.wire import (
-    READY,
-    BatchReport,
-    decode_request,
-    encode_reply,
-    encode_report,
-    internal_error,
-)
+from services.writer.wire import READY, BatchReport, decode_request, encode_reply, encode_report
 
 SETTINGS_ENV = "LEADROUTER_WRITER_SETTINGS"
 log = structlog.get_logger(__name__)

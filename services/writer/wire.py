@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from schemas.problems import FieldError
-from services.errors import DomainError
+from services.errors import DomainError, internal_error
 from services.ingest import BatchEffects, Reply
 from services.ingest_request import IngestRequest
 
@@ -120,8 +120,3 @@ def decode_message(line: bytes) -> tuple[int, Reply | DomainError] | BatchReport
 
 
 READY = orjson.dumps({"ready": True}) + b"\n"
-
-
-def internal_error() -> DomainError:
-    """The problem for an unexpected failure (details are in the writer's log)."""
-    return DomainError(500, "internal-error", "Internal error", "an unexpected error occurred; it was logged")
