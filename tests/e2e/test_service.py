@@ -12,6 +12,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from schemas.events import HandedOff, SlaClockEvent
 from services.db.engine import create_engine
 from services.db.tables import leads
 from services.settings import Settings
@@ -87,6 +88,9 @@ async def test_lead_is_handed_off_and_a_missed_first_touch_breaches(
     assert handoff["data"]["queue"] == "enterprise-dach"
     assert handoff["data"]["rep_id"] == late["owner"]
     events = {(m["key"], m["event"]["type"].rpartition(".")[2]) for m in sla}
+    for message in sla:  # every sla.* payload is the documented one
+        assert SlaClockEvent.model_validate(message["event"]["data"]).lead_id == message["key"]
+    assert HandedOff.model_validate(handoff["data"]).rep_id == late["owner"]
     assert events == {(late["lead_id"], "breached"), (on_time["lead_id"], "met")}
     assert 'leadrouter_sla_breaches_total{obligation="first_touch",queue="enterprise-dach"} 1.0' in exposition
     assert 'leadrouter_sla_met_total{obligation="first_touch",queue="enterprise-dach"} 1.0' in exposition

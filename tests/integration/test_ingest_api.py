@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from schemas.events import HandedOff, SlaClockEvent, StageChanged
 from services.db.tables import decisions, lead_events, leads, outbox, sla_clocks
 from services.db.uow import UnitOfWork
 from services.settings import Settings
@@ -81,6 +82,8 @@ async def test_qualified_lead_is_handed_off_with_clock_and_explanation(
     types = [event["type"] for event in feed["events"]]
     assert types == ["com.leadrouter.lead.stage_changed", "com.leadrouter.lead.handed_off"]
     handoff = feed["events"][1]
+    assert StageChanged.model_validate(feed["events"][0]["data"]).to_stage == "sql"
+    assert HandedOff.model_validate(handoff["data"]).queue == "enterprise-dach"
     assert handoff["specversion"] == "1.0"
     assert handoff["subject"] == lead["lead_id"]
     assert handoff["data"]["rep_id"] == detail["owner"]
@@ -227,6 +230,7 @@ async def test_touch_before_the_deadline_meets_the_clock(
         feed = (await client.get("/v1/events")).json()
     assert detail["clocks"][0]["state"] == "met"
     assert feed["events"][-1]["type"] == "com.leadrouter.sla.met"
+    assert SlaClockEvent.model_validate(feed["events"][-1]["data"]).obligation == "first_touch"
 
 
 async def test_event_feed_pages_with_a_cursor(db_url: str, agreement_file: Path) -> None:
