@@ -2,7 +2,9 @@
 
 Requests queue up while the previous transaction commits; the writer takes everything waiting (up to a
 cap) as the next batch. If a batch fails as a whole, each request is retried alone so one bad
-request cannot fail its neighbours.
+request cannot fail its neighbours. Between batches the writer gives the event loop one turn, so the
+answers of a committed batch go out before the next batch's work starts (without it, a closed-loop
+client population waits a whole extra batch for its replies).
 """
 
 from __future__ import annotations
@@ -22,7 +24,16 @@ from services.ingest_request import IngestRequest, to_command
 
 log = structlog.get_logger(__name__)
 
-_Item = tuple[Command, "asyncio.Future[Reply]"]
+
+class Waiter(Protocol):
+    """What a queued command's outcome is delivered to: an ``asyncio.Future`` or anything shaped like one."""
+
+    def done(self) -> bool: ...
+    def set_result(self, result: Reply, /) -> None: ...
+    def set_exception(self, exception: BaseException, /) -> None: ...
+
+
+_Item = tuple[Command, Waiter]
 
 
 class CommitListener(Protocol):
@@ -77,14 +88,18 @@ class GroupCommitter:
 
     def enqueue(self, command: Command) -> asyncio.Future[Reply]:
         """Queue ``command``; the future resolves once it is committed (or fails with a ``DomainError``)."""
+        future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+        self.enqueue_to(command, future)
+        return future
+
+    def enqueue_to(self, command: Command, waiter: Waiter) -> None:
+        """Queue ``command``; ``waiter`` gets its reply (or ``DomainError``) once it is committed."""
         if self._closing or self._task is None:
             raise DomainError(
                 503, "shutting-down", "Service shutting down", "retry on another replica",
                 headers={"Retry-After": "1"},
             )  # fmt: skip
-        future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((command, future))
-        return future
+        self._queue.put_nowait((command, waiter))
 
     async def _run(self) -> None:
         while True:
@@ -96,6 +111,7 @@ class GroupCommitter:
             finally:
                 for _ in items:
                     self._queue.task_done()
+            await asyncio.sleep(0)  # one loop turn: the batch's answers go out before the next batch
 
     async def _commit(self, items: list[_Item], attempts: int = 2) -> None:
         commands = [command for command, _ in items]
@@ -128,14 +144,14 @@ class GroupCommitter:
 
 
 def _resolve(items: list[_Item], outcomes: Sequence[Reply | BaseException]) -> None:
-    for index, (_, future) in enumerate(items):
-        if future.done():
+    for index, (_, waiter) in enumerate(items):
+        if waiter.done():  # a cancelled wait: the command was committed all the same
             continue
         outcome = outcomes[index] if len(outcomes) == len(items) else outcomes[0]
         if isinstance(outcome, BaseException):
-            future.set_exception(outcome)
+            waiter.set_exception(outcome)
         else:
-            future.set_result(outcome)
+            waiter.set_result(outcome)
 
 
-__all__ = ["CommitListener", "GroupCommitter", "database_unavailable"]
+__all__ = ["CommitListener", "GroupCommitter", "Waiter", "database_unavailable"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -10,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.db.bulk import STATEMENTS, encode_datetime, insert_columns, turns_statement
+from services.db.bulk import STATEMENTS, BulkSelect, encode_datetime, insert_columns, turns_statement
 from services.db.tables import decisions, lead_events, leads, outbox, queues, reps, sla_clocks
 
 Row = dict[str, Any]
@@ -22,18 +23,22 @@ def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
         yield items[start : start + _CHUNK]
 
 
-# Statements with expanding IN parameters are built once: SQLAlchemy caches their compiled form.
-_FIND_EVENTS = sa.select(lead_events.c.event_key, lead_events.c.request_hash, lead_events.c.response).where(
-    lead_events.c.event_key.in_(sa.bindparam("keys", expanding=True))
-)
-_LEADS_BY_EXTERNAL_ID = sa.select(leads).where(
-    leads.c.source == sa.bindparam("source"), leads.c.external_id.in_(sa.bindparam("ids", expanding=True))
-)
-_LEADS_BY_ID = sa.select(leads).where(leads.c.id.in_(sa.bindparam("ids", expanding=True)))
-# In ingest transactions leads are read to be changed: on PostgreSQL lock them, in id order, so two
-# replicas changing one lead take turns instead of losing an update (SQLite: BEGIN IMMEDIATE).
-_LOCK_LEADS_BY_EXTERNAL_ID = _LEADS_BY_EXTERNAL_ID.order_by(leads.c.id).with_for_update()
-_LOCK_LEADS_BY_ID = _LEADS_BY_ID.order_by(leads.c.id).with_for_update()
+@functools.cache
+def _select(name: str, dialect: str, *, lock: bool = False) -> BulkSelect:
+    """The hot-path lookups, one ``BulkSelect`` each per dialect.
+
+    In ingest transactions leads are read to be changed (``lock``): on PostgreSQL they are locked, in
+    id order, so two replicas changing one lead take turns instead of losing an update (SQLite:
+    BEGIN IMMEDIATE).
+    """
+    if name == "events":
+        return BulkSelect(
+            lead_events, dialect, "event_key", columns=("event_key", "request_hash", "response")
+        )
+    if name == "leads_by_external_id":
+        return BulkSelect(leads, dialect, "external_id", ("source",), lock=lock)
+    return BulkSelect(leads, dialect, "id", lock=lock)
+
 
 # --- idempotency ---------------------------------------------------------------------------------
 
@@ -41,10 +46,10 @@ _LOCK_LEADS_BY_ID = _LEADS_BY_ID.order_by(leads.c.id).with_for_update()
 async def find_events(conn: AsyncConnection, keys: Sequence[str]) -> dict[str, Row]:
     """Already recorded inbound events by key: their request hash and first response."""
     found: dict[str, Row] = {}
+    select = _select("events", conn.dialect.name)
     for chunk in _chunks(list(set(keys))):
-        result = await conn.execute(_FIND_EVENTS, {"keys": chunk})
-        for row in result.mappings():
-            found[row["event_key"]] = dict(row)
+        for row in await select.fetch(conn, chunk):
+            found[row["event_key"]] = row
     return found
 
 
@@ -63,20 +68,19 @@ async def leads_by_external_id(
     for source, external_id in pairs:
         by_source.setdefault(source, set()).add(external_id)
     rows: list[Row] = []
+    select = _select("leads_by_external_id", conn.dialect.name, lock=lock)
     for source, external_ids in by_source.items():
         for chunk in _chunks(sorted(external_ids)):
-            query = _LOCK_LEADS_BY_EXTERNAL_ID if lock else _LEADS_BY_EXTERNAL_ID
-            result = await conn.execute(query, {"source": source, "ids": chunk})
-            rows.extend(dict(r) for r in result.mappings())
+            rows += await select.fetch(conn, chunk, source)
     return rows
 
 
 async def leads_by_id(conn: AsyncConnection, ids: Sequence[uuid.UUID], *, lock: bool = False) -> list[Row]:
     """Leads with the given ids (``lock``: FOR UPDATE on PostgreSQL)."""
     rows: list[Row] = []
-    query = _LOCK_LEADS_BY_ID if lock else _LEADS_BY_ID
-    for chunk in _chunks(list(set(ids))):
-        rows.extend(dict(r) for r in (await conn.execute(query, {"ids": chunk})).mappings())
+    select = _select("leads_by_id", conn.dialect.name, lock=lock)
+    for chunk in _chunks(sorted(set(ids))):
+        rows += await select.fetch(conn, chunk)
     return rows
 
 

@@ -45,6 +45,33 @@ async def _pipes(
     return reader, asyncio.StreamWriter(transport, protocol, None, loop)
 
 
+class _Answer:
+    """A ``Waiter`` that writes the reply line the moment the committer resolves it."""
+
+    __slots__ = ("_answered", "_request_id", "_writer")
+
+    def __init__(self, request_id: int, writer: CoalescingWriter) -> None:
+        self._request_id = request_id
+        self._writer = writer
+        self._answered = False
+
+    def done(self) -> bool:
+        """Whether the reply was written."""
+        return self._answered
+
+    def set_result(self, result: Reply, /) -> None:
+        """Write the committed reply."""
+        self._answer(result)
+
+    def set_exception(self, exception: BaseException, /) -> None:
+        """Write the problem (a ``DomainError``, or a 500 for anything else)."""
+        self._answer(exception)
+
+    def _answer(self, outcome: Reply | BaseException) -> None:
+        self._answered = True
+        self._writer.write(encode_reply(self._request_id, outcome))
+
+
 async def serve(settings: Settings, stdin: BinaryIO, stdout: BinaryIO) -> None:
     """Answer commands from ``stdin`` on ``stdout`` until end of input."""
     agreement = load_agreement(settings.agreement_path)
@@ -63,13 +90,6 @@ async def serve(settings: Settings, stdin: BinaryIO, stdout: BinaryIO) -> None:
     )
     await committer.start()
     writer.write(READY)
-    in_flight: set[asyncio.Future[Reply]] = set()
-
-    def answer(request_id: int, future: asyncio.Future[Reply]) -> None:
-        in_flight.discard(future)
-        error = future.exception()
-        writer.write(encode_reply(request_id, future.result() if error is None else error))
-
     try:
         async for line in read_lines(reader):
             try:
@@ -80,16 +100,11 @@ async def serve(settings: Settings, stdin: BinaryIO, stdout: BinaryIO) -> None:
                     writer.write(encode_reply(int(orjson.loads(line)["id"]), internal_error()))
                 continue
             try:
-                future = committer.enqueue(to_command(request))
+                committer.enqueue_to(to_command(request), _Answer(request_id, writer))
             except DomainError as error:  # invalid body, or shutting down
                 writer.write(encode_reply(request_id, error))
-                continue
-            in_flight.add(future)
-            future.add_done_callback(lambda f, i=request_id: answer(i, f))  # type: ignore[misc]
     finally:
-        await committer.stop()  # commits everything queued; its callbacks answer
-        if in_flight:
-            await asyncio.gather(*in_flight, return_exceptions=True)
+        await committer.stop()  # commits and answers everything queued
         writer.flush()
         with contextlib.suppress(ConnectionError):
             await stream_writer.drain()

@@ -71,6 +71,33 @@ async def test_lookup_by_external_id_and_event_keys(uow: UnitOfWork) -> None:
     assert "k2" not in events
 
 
+@pytest.mark.parametrize("count", [1, 3, 5, 17])
+async def test_driver_level_lookups_return_what_sqlalchemy_reads(uow: UnitOfWork, count: int) -> None:
+    """``BulkSelect`` (the ingest lookups) decodes every column type exactly as SQLAlchemy does."""
+    rows = [_lead(n) for n in range(count + 2)]
+    for n, row in enumerate(rows):
+        row.update(
+            company=f"Company {n}", profile={"tags": ["a", n], "nested": {"x": 1.5}},
+            activity_counts={"demo": n}, last_activity_at=T0 + timedelta(microseconds=n),
+            owner=None if n % 2 else "r",
+        )  # fmt: skip
+    wanted = rows[:count]
+    async with uow.transaction() as conn:
+        await repo.save_leads(conn, rows, [])
+        by_external = await repo.leads_by_external_id(
+            conn, [("test", r["external_id"]) for r in wanted], lock=True
+        )
+        by_id = await repo.leads_by_id(conn, [r["id"] for r in wanted], lock=True)
+    async with uow.read() as conn:
+        query = sa.select(leads).where(leads.c.id.in_([r["id"] for r in wanted])).order_by(leads.c.id)
+        expected = [dict(r) for r in (await conn.execute(query)).mappings()]
+        unlocked = await repo.leads_by_id(conn, [r["id"] for r in wanted])
+    assert len(expected) == count
+    for found in (by_external, by_id, unlocked):
+        assert sorted(found, key=lambda r: r["id"]) == expected
+        assert all(type(r["id"]) is uuid.UUID and r["created_at"].tzinfo is UTC for r in found)
+
+
 async def test_concurrent_turn_reservations_never_overlap(db_url: str, uow: UnitOfWork) -> None:
     await _seed_queue(uow)
     # Separate engines = separate connections, as several replicas would have.
