@@ -42,7 +42,8 @@ def _roster(agreement: CompiledAgreement) -> dict[str, tuple[str, list[tuple[str
     return {q.id: (q.description, [(r.id, r.name) for r in q.reps]) for q in agreement.document.queues}
 
 
-async def _sync_roster(uow: UnitOfWork, agreement: CompiledAgreement) -> None:
+async def sync_roster(uow: UnitOfWork, agreement: CompiledAgreement) -> None:
+    """Make the queues and reps tables match ``agreement`` (another worker may do it at the same time)."""
     for attempt in range(3):
         try:
             async with uow.transaction() as conn:
@@ -93,7 +94,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     agreement = load_agreement(settings.agreement_path)
     engine = create_engine(settings)
     uow = UnitOfWork(engine)
-    await _sync_roster(uow, agreement)
+    await sync_roster(uow, agreement)
     relay = (
         OutboxRelay(uow, settings, utcnow)
         if settings.kafka_bootstrap_servers and settings.run_relay

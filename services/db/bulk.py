@@ -181,6 +181,19 @@ def _in_marks(count: int) -> str:
     return ", ".join("?" * count)
 
 
+async def fetch_driver(conn: AsyncConnection, sql: str, params: Sequence[Any]) -> Sequence[Sequence[Any]]:
+    """Run ``sql`` (the dialect's own placeholders) on the transaction's driver connection; all rows."""
+    driver = (await conn.get_raw_connection()).driver_connection
+    try:
+        if conn.dialect.name == "postgresql":
+            rows: Sequence[Sequence[Any]] = await driver.fetch(sql, *params)  # type: ignore[union-attr]
+        else:
+            rows = await driver.execute_fetchall(sql, params)  # type: ignore[union-attr]
+    except Exception as error:  # driver errors, raised like SQLAlchemy's own so callers handle one family
+        raise _as_sqlalchemy_error(sql, error) from error
+    return rows
+
+
 class BulkSelect:
     """``SELECT columns FROM table WHERE eq = ? AND key IN (...)`` at driver level, rows as dicts.
 
@@ -223,21 +236,13 @@ class BulkSelect:
             return []
         head = [encode(value) for encode, value in zip(self._encode_equal, equal, strict=True)]
         encoded = [self._encode_key(key) for key in keys]
-        driver = (await conn.get_raw_connection()).driver_connection
         if self.dialect == "postgresql":
-            sql = self._sql
-            try:
-                records = await driver.fetch(sql, *head, encoded)  # type: ignore[union-attr]
-            except Exception as error:
-                raise _as_sqlalchemy_error(sql, error) from error
+            records = await fetch_driver(conn, self._sql, (*head, encoded))
         else:
             padded = 1 << (len(encoded) - 1).bit_length()
             encoded += [encoded[-1]] * (padded - len(encoded))
             sql = self._sql.replace("{marks}", _in_marks(padded))  # one of a few texts: prepared once
-            try:
-                records = await driver.execute_fetchall(sql, (*head, *encoded))  # type: ignore[union-attr]
-            except Exception as error:
-                raise _as_sqlalchemy_error(sql, error) from error
+            records = await fetch_driver(conn, sql, (*head, *encoded))
         decoders = self._decoders
         return [
             {name: decode(value) for (name, decode), value in zip(decoders, record, strict=True)}

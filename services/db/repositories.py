@@ -11,7 +11,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.db.bulk import STATEMENTS, BulkSelect, encode_datetime, insert_columns, turns_statement
+from services.db.bulk import (
+    STATEMENTS,
+    BulkSelect,
+    encode_datetime,
+    fetch_driver,
+    insert_columns,
+    turns_statement,
+)
 from services.db.tables import decisions, lead_events, leads, outbox, queues, reps, sla_clocks
 
 Row = dict[str, Any]
@@ -140,8 +147,7 @@ async def take_turns(conn: AsyncConnection, counts: dict[str, int], now: datetim
     for queue in ordered:
         params += [queue, counts[queue]]
     params += [encode_datetime(now, conn.dialect.name), *ordered]
-    result = await conn.exec_driver_sql(statement, tuple(params))
-    rows: Sequence[Any] = result.all()  # (id, turns_taken) each
+    rows = await fetch_driver(conn, statement, params)  # (id, turns_taken) each
     ends = {str(row[0]): int(row[1]) for row in rows}
     if set(ends) != set(ordered):
         raise LookupError(f"unknown queue(s): {sorted(set(ordered) - set(ends))}")
