@@ -1,54 +1,96 @@
 """Compile an agreement document into an explainable evaluator (pure: no I/O).
 
-``compile_agreement`` validates every field a rule names and returns a ``CompiledAgreement`` whose
-``qualify`` scores a lead, classifies its stage and lists the rules that fired, and whose ``route``
-picks the sales queue.
+``compile_agreement`` checks every expression of the document (syntax, field names, types) and
+generates two Python functions from the checked syntax trees: ``qualify`` (fit score, decayed
+engagement score, disqualifiers, stage, and the list of rules that fired) and ``route`` (special
+cases, then the queues in order, then the fallback queue). Each reads the facts it needs once and
+evaluates every rule inline, with no call per rule: an agreement of 30 scoring and 15 queue rules
+runs at a useful fraction of hand-written Python (``bench/rules.py``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from router.conditions import Predicate, compile_condition
+from router.rules.compiler import (
+    ANY,
+    BOOL,
+    DATETIME,
+    LIST,
+    NUMBER,
+    STRING,
+    Catalog,
+    ExpressionCompiler,
+    Symbol,
+    build_function,
+)
+from router.rules.syntax import Name, RuleSyntaxError, parse, walk
 from router.stages import DISQUALIFIED, advance
-from schemas.agreement import AgreementDocument
+from schemas.agreement import AgreementDocument, Persona
 from schemas.vocabulary import ACTIVITY_TYPES
 
-PROFILE_FIELDS: frozenset[str] = frozenset(
-    {
-        "source", "email_domain", "company", "website", "title", "seniority", "department", "industry",
-        "country", "region", "city", "employees", "annual_revenue", "lead_source", "utm_source",
-        "utm_medium", "utm_campaign", "product_interest", "tags", "consent_marketing",
-    }
-)  # fmt: skip
-SCORE_FIELDS: frozenset[str] = frozenset({"fit_score", "engagement_score"})
-_ACTIVITY_FIELDS = frozenset(f"activity.{a}" for a in ACTIVITY_TYPES)
+PROFILE_TYPES: dict[str, str] = {
+    **dict.fromkeys(
+        ("source", "email_domain", "company", "website", "title", "seniority", "department", "industry",
+         "country", "region", "city", "lead_source", "utm_source", "utm_medium", "utm_campaign"),
+        STRING,
+    ),
+    "employees": NUMBER, "annual_revenue": NUMBER, "intent_score": NUMBER,
+    "product_interest": LIST, "tags": LIST, "consent_marketing": BOOL,
+    "last_activity_at": DATETIME, "created_at": DATETIME,
+}  # fmt: skip
+PROFILE_FIELDS: frozenset[str] = frozenset(PROFILE_TYPES)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def is_profile_field(name: str) -> bool:
-    """Fields usable in fit rules, disqualifiers and queue rules."""
-    return name in PROFILE_FIELDS or name in _ACTIVITY_FIELDS or name.startswith("attributes.")
+class RuleError(ValueError):
+    """An expression of the document that does not compile, with where it is in the document."""
+
+    def __init__(self, path: tuple[str | int, ...], rule: str, error: RuleSyntaxError) -> None:
+        self.path = path
+        self.rule = rule
+        self.error = error
+        where = ".".join(map(str, path))
+        super().__init__(f"{where} (rule {rule}): {error.message}")
 
 
-def is_stage_field(name: str) -> bool:
-    """Fields usable in stage definitions: profile fields plus the scores."""
-    return name in SCORE_FIELDS or is_profile_field(name)
+def lead_facts(
+    profile: Mapping[str, Any],
+    activity_counts: Mapping[str, int],
+    *,
+    weights: Mapping[str, float] | None = None,
+    last_activity_at: datetime | None = None,
+    created_at: datetime | None = None,
+) -> dict[str, Any]:
+    """The facts rules are evaluated on: profile fields, attributes, activity counts and weights.
 
-
-def lead_facts(profile: Mapping[str, Any], activity_counts: Mapping[str, int]) -> dict[str, Any]:
-    """Flatten a lead's stored fields and activity counts into the facts rules are evaluated on."""
+    ``weights`` are the decayed engagement weights per activity type (``engagement_weights``);
+    without them each activity counts fully.
+    """
     facts = {name: profile.get(name) for name in PROFILE_FIELDS}
     email = profile.get("email")
     if facts["email_domain"] is None and isinstance(email, str) and "@" in email:
         facts["email_domain"] = email.rpartition("@")[2]
+    facts["last_activity_at"] = last_activity_at
+    facts["created_at"] = created_at
     for key, value in (profile.get("attributes") or {}).items():
         facts[f"attributes.{key}"] = value
     for activity in ACTIVITY_TYPES:
         facts[f"activity.{activity}"] = activity_counts.get(activity, 0)
+    for activity, weight in (weights if weights is not None else activity_counts).items():
+        facts[f"weight.{activity}"] = weight
     return facts
+
+
+def decayed(weight: float, since: datetime, now: datetime, half_life_days: float | None) -> float:
+    """``weight`` recorded at ``since``, decayed to ``now`` (halving every ``half_life_days``)."""
+    if half_life_days is None or now <= since:
+        return weight
+    return weight * math.pow(0.5, (now - since).total_seconds() / 86400.0 / half_life_days)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,113 +117,163 @@ class RouteChoice:
     """The queue a lead goes to and why."""
 
     queue: str
-    matched_by: str  # the queue's own rule, or "fallback"
+    matched_by: str  # the queue's own rule, a special case ("special.<id>"), or "fallback"
 
 
-@dataclass(frozen=True, slots=True)
-class _Rule:
-    id: str
-    points: int
-    predicate: Predicate
+def _catalog(personas: list[Persona], *, scores: bool) -> Catalog:
+    names: dict[str, Symbol] = {name: Symbol(kind) for name, kind in PROFILE_TYPES.items()}
+    names.update({f"activity.{a}": Symbol(NUMBER, nullable=False) for a in ACTIVITY_TYPES})
+    names.update(
+        {f"persona.{p.id}": Symbol(BOOL, nullable=False, source=f"p_{i}") for i, p in enumerate(personas)}
+    )
+    if scores:
+        names["fit_score"] = Symbol(NUMBER, nullable=False, source="fit")
+        names["engagement_score"] = Symbol(NUMBER, nullable=False, source="engagement")
+    return Catalog(names, {"attributes.": Symbol(ANY)})
 
 
-@dataclass(frozen=True, slots=True)
-class _EngagementRule:
-    id: str
-    activity: str
-    points: int
-    cap: int | None
+class _FunctionBuilder:
+    """One generated function: its expressions, the personas they use and the facts they read."""
+
+    def __init__(self, document: AgreementDocument, *, scores: bool) -> None:
+        self.document = document
+        self.compiler = ExpressionCompiler(_catalog(document.personas, scores=scores))
+        self.body: list[str] = []
+
+    def condition(self, text: str, path: tuple[str | int, ...], rule: str) -> str:
+        try:
+            return self.compiler.condition(parse(text), text)
+        except RuleSyntaxError as error:
+            raise RuleError(path, rule, error) from None
+
+    def build(self, name: str) -> Callable[..., Any]:
+        # Personas come first, in document order (a persona may use only earlier ones), then the
+        # rules; every fact any of them reads is loaded once at the top.
+        personas = []
+        for i, persona in enumerate(self.document.personas):
+            path = ("personas", i, "when")
+            tree = parse(persona.when)
+            later = {f"persona.{p.id}" for p in self.document.personas[i:]}
+            for node in walk(tree):
+                if isinstance(node, Name) and node.name in later:
+                    problem = RuleSyntaxError(
+                        "a persona can only use personas defined before it", persona.when, node.offset
+                    )
+                    raise RuleError(path, persona.id, problem)
+            personas.append(f"p_{i} = {self.condition(persona.when, path, persona.id)}")
+        loads = [f"{local} = get({field!r})" for field, local in self.compiler.loads.items()]
+        body = ["get = facts.get", *loads, *personas, *self.body]
+        return build_function(name, "facts, now", body, self.compiler.constants)  # type: ignore[no-any-return]
 
 
-@dataclass(frozen=True, slots=True)
-class _QueueRule:
-    id: str
-    predicate: Predicate | None
-    reps: tuple[str, ...]
+def _qualify_function(document: AgreementDocument) -> Callable[..., Any]:
+    builder = _FunctionBuilder(document, scores=True)
+    compiler, body = builder.compiler, builder.body
+    rule_class, rounding = compiler.constant(FiredRule, "c"), compiler.constant(round, "c")
+    scoring = document.scoring
+    body += ["fired = []", "add = fired.append", "fit = 0"]
+    for i, fit_rule in enumerate(scoring.fit):
+        test = builder.condition(fit_rule.when, ("scoring", "fit", i, "when"), fit_rule.id)
+        fired = compiler.constant(FiredRule(fit_rule.id, "fit", fit_rule.points), "c")
+        body += [f"if {test}:", f"    fit += {fit_rule.points}", f"    add({fired})"]
+    if scoring.fit_cap is not None:
+        body += [f"if fit > {scoring.fit_cap}:", f"    fit = {scoring.fit_cap}"]
+    body += ["engagement = 0"]
+    for rule in scoring.engagement.rules:
+        weight = compiler.constant(f"weight.{rule.activity}", "k")
+        body += [f"w = get({weight})", "if w:", f"    points = {rounding}(w * {rule.points})"]
+        if rule.max_points is not None:
+            body += [f"    if points > {rule.max_points}:", f"        points = {rule.max_points}"]
+        rule_id = compiler.constant(rule.id, "k")
+        body += ["    if points:", "        engagement += points",
+                 f"        add({rule_class}({rule_id}, 'engagement', points))"]  # fmt: skip
+    if scoring.engagement.cap is not None:
+        cap = scoring.engagement.cap
+        body += [f"if engagement > {cap}:", f"    engagement = {cap}"]
+    for i, disqualifier in enumerate(scoring.disqualifiers):
+        test = builder.condition(disqualifier.when, ("scoring", "disqualifiers", i, "when"), disqualifier.id)
+        fired = compiler.constant(FiredRule(disqualifier.id, "disqualifier"), "c")
+        body += [f"if {test}:", f"    add({fired})", f"    return fit, engagement, {DISQUALIFIED!r}, fired"]
+    stages = document.stages
+    for stage in ("sql", "mql"):
+        test = builder.condition(getattr(stages, stage), ("stages", stage), f"stage.{stage}")
+        fired = compiler.constant(FiredRule(f"stage.{stage}", "stage"), "c")
+        body += [f"if {test}:", f"    add({fired})", f"    return fit, engagement, {stage!r}, fired"]
+    engaged = builder.condition(stages.engaged, ("stages", "engaged"), "stage.engaged")
+    body += [f"return fit, engagement, 'engaged' if {engaged} else 'new', fired"]
+    return builder.build("qualify")
+
+
+def _route_function(document: AgreementDocument) -> Callable[..., Any]:
+    builder = _FunctionBuilder(document, scores=False)
+    compiler, body = builder.compiler, builder.body
+    for i, case in enumerate(document.special_cases):
+        if case.queue is None:
+            continue
+        test = builder.condition(case.when, ("special_cases", i, "when"), case.id)
+        choice = compiler.constant(RouteChoice(case.queue, f"special.{case.id}"), "c")
+        body += [f"if {test}:", f"    return {choice}"]
+    for i, queue in enumerate(document.queues):
+        choice = compiler.constant(RouteChoice(queue.id, queue.id), "c")
+        if queue.when is None:
+            body += [f"return {choice}"]
+            break
+        test = builder.condition(queue.when, ("queues", i, "when"), queue.id)
+        body += [f"if {test}:", f"    return {choice}"]
+    else:
+        body += [f"return {compiler.constant(RouteChoice(document.handoff.fallback_queue, 'fallback'), 'c')}"]
+    return builder.build("route")
+
+
+def _check_other_expressions(document: AgreementDocument) -> None:
+    """Goals' segments and special cases without a queue are not evaluated here, but must be valid."""
+    builder = _FunctionBuilder(document, scores=False)
+    if document.goals is not None:
+        for i, segment in enumerate(document.goals.marketing.by_segment):
+            builder.condition(segment.when, ("goals", "marketing", "by_segment", i, "when"), segment.segment)
+    for i, case in enumerate(document.special_cases):
+        builder.condition(case.when, ("special_cases", i, "when"), case.id)
 
 
 class CompiledAgreement:
-    """An agreement compiled once into predicates; evaluation is pure and allocation-light."""
+    """An agreement compiled once into two generated functions; evaluation is pure."""
 
     def __init__(self, document: AgreementDocument) -> None:
         self.document = document
         self.version = document.version_label
-        scoring = document.scoring
-        self._fit = tuple(
-            _Rule(r.id, r.points, compile_condition(r.when, is_profile_field)) for r in scoring.fit
-        )
-        self._engagement = tuple(
-            _EngagementRule(r.id, r.activity, r.points, r.max_points) for r in scoring.engagement
-        )
-        self._disqualifiers = tuple(
-            _Rule(r.id, 0, compile_condition(r.when, is_profile_field)) for r in scoring.disqualifiers
-        )
-        self._mql = compile_condition(document.stages.mql, is_stage_field)
-        self._sql = compile_condition(document.stages.sql, is_stage_field)
-        self._queues = tuple(
-            _QueueRule(
-                q.id,
-                compile_condition(q.when, is_profile_field) if q.when is not None else None,
-                tuple(rep.id for rep in q.reps),
-            )
-            for q in document.queues
-        )
+        self._qualify = _qualify_function(document)
+        self._route = _route_function(document)
+        _check_other_expressions(document)
+        self._reps = {q.id: tuple(rep.id for rep in q.reps) for q in document.queues}
         self.handoff_stage: str = document.handoff.stage
         self.fallback_queue: str = document.handoff.fallback_queue
         self.first_touch_within: timedelta = document.obligations.first_touch.within
+        self.half_life_days: float | None = document.scoring.engagement.half_life_days
 
     def qualify(
-        self, facts: dict[str, Any], current_stage: str, asserted: str | None = None
+        self, facts: dict[str, Any], current_stage: str, asserted: str | None = None, now: datetime = _EPOCH
     ) -> Qualification:
         """Score ``facts``, classify the stage (never backwards) and explain which rules fired."""
-        fired: list[FiredRule] = []
-        fit = 0
-        for rule in self._fit:
-            if rule.predicate(facts):
-                fit += rule.points
-                fired.append(FiredRule(rule.id, "fit", rule.points))
-        engagement = 0
-        for erule in self._engagement:
-            count = facts.get(f"activity.{erule.activity}", 0)
-            if count:
-                points = count * erule.points
-                if erule.cap is not None:
-                    points = min(points, erule.cap)
-                engagement += points
-                fired.append(FiredRule(erule.id, "engagement", points))
-        evaluated = "engaged" if engagement > 0 else "new"
-        disqualifier = next((d for d in self._disqualifiers if d.predicate(facts)), None)
-        if disqualifier is not None:
-            fired.append(FiredRule(disqualifier.id, "disqualifier"))
-            evaluated = DISQUALIFIED
-        else:
-            facts["fit_score"] = fit
-            facts["engagement_score"] = engagement
-            if self._sql(facts):
-                evaluated = "sql"
-                fired.append(FiredRule("stage.sql", "stage"))
-            elif self._mql(facts):
-                evaluated = "mql"
-                fired.append(FiredRule("stage.mql", "stage"))
+        fit, engagement, evaluated, fired = self._qualify(facts, now)
         if asserted is not None:
             fired.append(FiredRule(f"source.{asserted}", "source"))
         return Qualification(fit, engagement, advance(current_stage, evaluated, asserted), tuple(fired))
 
-    def route(self, facts: Mapping[str, Any]) -> RouteChoice:
-        """The first queue whose rule matches, else the agreement's fallback queue."""
-        for queue in self._queues:
-            if queue.predicate is None or queue.predicate(facts):
-                return RouteChoice(queue.id, queue.id)
-        return RouteChoice(self.fallback_queue, "fallback")
+    def route(self, facts: Mapping[str, Any], now: datetime = _EPOCH) -> RouteChoice:
+        """The first special case or queue whose rule matches, else the agreement's fallback queue."""
+        choice: RouteChoice = self._route(facts, now)
+        return choice
 
     def reps_of(self, queue: str) -> tuple[str, ...]:
         """The queue's reps in rotation order."""
-        for q in self._queues:
-            if q.id == queue:
-                return q.reps
-        raise KeyError(queue)
+        return self._reps[queue]
+
+    @property
+    def source(self) -> str:
+        """The generated Python of both functions (what ``leadrouter agreement show --compiled`` prints)."""
+        return f"{getattr(self._qualify, 'source', '')}\n\n{getattr(self._route, 'source', '')}"
 
 
 def compile_agreement(document: AgreementDocument) -> CompiledAgreement:
-    """Compile a validated document; raises ``UnknownFieldError`` for a field no lead has."""
+    """Compile a validated document; raises ``RuleError`` for an expression that does not compile."""
     return CompiledAgreement(document)

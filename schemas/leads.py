@@ -73,6 +73,7 @@ class LeadIn(_Body):
     city: ShortText | None = None
     employees: int | None = Field(default=None, ge=0, le=10_000_000)
     annual_revenue: float | None = Field(default=None, ge=0)
+    intent_score: int | None = Field(default=None, ge=0, le=100, description="Third-party intent, 0-100")
     lead_source: ShortText | None = None
     utm_source: ShortText | None = None
     utm_medium: ShortText | None = None

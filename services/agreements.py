@@ -9,8 +9,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from router.agreement import CompiledAgreement, compile_agreement
-from router.conditions import UnknownFieldError
+from router.agreement import CompiledAgreement, RuleError, compile_agreement
 from schemas.agreement import AgreementDocument
 
 
@@ -92,16 +91,37 @@ def load_agreement(path: Path) -> CompiledAgreement:
         raise AgreementError(path, _dedupe(problems)) from exc
     try:
         return compile_agreement(document)
-    except UnknownFieldError as exc:
-        line, column = _find_field_use(positions, exc.field)
-        raise AgreementError(path, [AgreementProblem(line, column, "field", str(exc))]) from exc
+    except RuleError as exc:
+        line, column = _expression_position(positions, exc)
+        where = ".".join(map(str, exc.path))
+        problem = AgreementProblem(line, column, where, f"rule '{exc.rule}': {exc.error.message}")
+        raise AgreementError(path, [problem]) from exc
 
 
-def _find_field_use(positions: dict[tuple[str | int, ...], yaml.Node], field: str) -> tuple[int, int]:
-    for loc, node in positions.items():
-        if loc and loc[-1] == "field" and isinstance(node, yaml.ScalarNode) and node.value == field:
-            return node.start_mark.line + 1, node.start_mark.column + 1
-    return 1, 1
+def _expression_position(
+    positions: dict[tuple[str | int, ...], yaml.Node], error: RuleError
+) -> tuple[int, int]:
+    """File line and column of the offending character inside the expression's YAML scalar."""
+    node = positions.get(tuple(str(p) if isinstance(p, str) else p for p in error.path))
+    if node is None:
+        return 1, 1
+    line, column = node.start_mark.line + 1, node.start_mark.column + 1
+    style = getattr(node, "style", None)
+    if style in ("|", ">"):  # block scalar: the text starts on the next line, indented
+        indent = len(node.end_mark.buffer or "") and _indent_after(node)
+        return line + error.error.line, indent + error.error.column
+    if style in ('"', "'"):
+        column += 1  # the opening quote
+    if error.error.line == 1:
+        return line, column + error.error.column - 1
+    return line + error.error.line - 1, error.error.column
+
+
+def _indent_after(node: yaml.Node) -> int:
+    text = node.start_mark.buffer or ""
+    start = text.find("\n", node.start_mark.index) + 1
+    stripped = text[start:].lstrip(" ")
+    return len(text[start:]) - len(stripped)
 
 
 def _dedupe(problems: list[AgreementProblem]) -> list[AgreementProblem]:

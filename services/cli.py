@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from services.agreement_cli import agreement_app
 from services.settings import Settings
 
 app = typer.Typer(
@@ -16,6 +17,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+app.add_typer(agreement_app, name="agreement")
 
 
 @app.command()

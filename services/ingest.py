@@ -310,8 +310,11 @@ class _Run:
 
     def _evaluate(self, lead: _Lead, cause: str, asserted: str | None) -> None:
         row = lead.row
-        facts = lead_facts(row["profile"], row["activity_counts"])
-        qualification = self.agreement.qualify(facts, row["stage"], asserted)
+        facts = lead_facts(
+            row["profile"], row["activity_counts"],
+            last_activity_at=row["last_activity_at"], created_at=row["created_at"],
+        )  # fmt: skip
+        qualification = self.agreement.qualify(facts, row["stage"], asserted, self.now)
         from_stage = row["stage"]
         row.update(
             stage=qualification.stage,
@@ -367,7 +370,7 @@ class _Run:
         cause: str,
     ) -> None:
         row = lead.row
-        choice = self.agreement.route(facts)
+        choice = self.agreement.route(facts, self.now)
         row["queue"] = choice.queue
         decision["queue"] = choice.queue
         explanation.append({"rule": f"queue.{choice.matched_by}", "kind": "route", "points": 0})

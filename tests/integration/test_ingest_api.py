@@ -73,7 +73,10 @@ async def test_qualified_lead_is_handed_off_with_clock_and_explanation(
     assert fired[("demo-request", "engagement")] == 40
     assert ("stage.sql", "stage") in fired
     assert ("queue.enterprise-dach", "route") in fired
-    assert detail["fit_score"] == 80  # industry 20 + enterprise 25 + senior 15 + country 10 + revenue 10
+    # industry 20 + enterprise 25 + senior 15 + country 10 + revenue 10 + enterprise persona 5
+    # + active in the last 14 days 3 (the demo request just now)
+    assert detail["fit_score"] == 88
+    assert fired[("recently-active", "fit")] == 3
     assert detail["engagement_score"] == 40
     assert detail["agreement_version"] == "acme-sla@1"
     assert [c["obligation"] for c in detail["clocks"]] == ["first_touch"]
@@ -94,10 +97,10 @@ async def test_round_robin_rotates_within_the_queue(db_url: str, agreement_file:
     async with app_client(_settings(db_url, agreement_file)) as (client, _):
         owners = []
         for _ in range(4):  # one at a time: the rotation order is observable
-            reply = await client.post("/v1/leads", json=qualified_lead_body(country="US"))
+            reply = await client.post("/v1/leads", json=qualified_lead_body(country="BE"))
             owners.append(reply.json()["owner"])
         concurrent = await asyncio.gather(
-            *(client.post("/v1/leads", json=qualified_lead_body(country="US")) for _ in range(9))
+            *(client.post("/v1/leads", json=qualified_lead_body(country="BE")) for _ in range(9))
         )
     assert owners == ["rep-maria", "rep-tom", "rep-yuki", "rep-maria"]
     later = [reply.json()["owner"] for reply in concurrent]

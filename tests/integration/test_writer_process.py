@@ -65,7 +65,7 @@ async def test_in_process_writer_gives_the_same_answers(db_url: str, agreement_f
         async with app_client(_settings(db_url, agreement_file, mode)) as (client, app):
             assert isinstance(runtime_of(app).committer, WriterProcess) is (mode == "process")
             replies = await asyncio.gather(
-                *(client.post("/v1/leads", json=qualified_lead_body(country="US")) for _ in range(6))
+                *(client.post("/v1/leads", json=qualified_lead_body(country="BE")) for _ in range(6))
             )
             answers[mode] = sorted((r.status_code, r.json()["queue"], r.json()["stage"]) for r in replies)
             owners = sorted(r.json()["owner"] for r in replies)

@@ -26,15 +26,60 @@ def test_example_agreement_loads() -> None:
     agreement = load_agreement(EXAMPLE_AGREEMENT)
     assert agreement.version == "acme-sla@1"
     assert agreement.fallback_queue == "inside-sales"
+    assert len(agreement.document.scoring.fit) >= 30
+    assert len(agreement.document.queues) >= 15
 
 
-def test_unknown_field_names_file_and_line(tmp_path: Path) -> None:
-    path = _broken(tmp_path, "{field: seniority, op: in", "{field: seniorty, op: in")
+def test_unknown_field_names_file_line_column_and_rule(tmp_path: Path) -> None:
+    path = _broken(tmp_path, "when: seniority in [", "when: seniorty in [")
     with pytest.raises(AgreementError) as caught:
         load_agreement(path)
     message = str(caught.value)
-    assert f"{path}:{_line_of(path, 'seniorty')}:" in message
-    assert "unknown field 'seniorty'" in message
+    line = _line_of(path, "seniorty")
+    column = path.read_text().splitlines()[line - 1].index("seniorty") + 1
+    assert (
+        f"{path}:{line}:{column}: scoring.fit.5.when: rule 'senior-buyer': unknown field 'seniorty'"
+        in message
+    )
+    assert "did you mean 'seniority'?" in message
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "needle", "expected"),
+    [
+        (
+            "when: employees between 50 and 199",
+            'when: employees between 50 and "x"',
+            '"x"',
+            "'between' compares numbers, not a string",
+        ),
+        ('when: seniority == "manager"', "when: seniority == 5", "==", "a string is never equal to a number"),
+        ('when: tags contains "priority"', 'when: tags contains and "priority"', "and", "unexpected 'and'"),
+        ("when: intent_score >= 70", 'when: __import__("os")', "__import__", "names cannot start with '_'"),
+        (
+            'title matches "(?i)ops|operations"',
+            'title matches "(unclosed"',
+            '"(unclosed"',
+            "invalid regular expression",
+        ),
+        (
+            'when: utm_medium == "cpc"',
+            'when: lower(utm_medium) == "cpc" and exec(utm_medium)',
+            "exec",
+            "unknown function 'exec'",
+        ),
+    ],
+)
+def test_rule_errors_point_at_the_character(
+    tmp_path: Path, old: str, new: str, needle: str, expected: str
+) -> None:
+    path = _broken(tmp_path, old, new)
+    with pytest.raises(AgreementError) as caught:
+        load_agreement(path)
+    (problem,) = caught.value.problems
+    line = _line_of(path, new)
+    assert (problem.line, problem.column) == (line, path.read_text().splitlines()[line - 1].index(needle) + 1)
+    assert expected in problem.message
 
 
 def test_invalid_value_names_the_field_path(tmp_path: Path) -> None:
@@ -48,10 +93,10 @@ def test_invalid_value_names_the_field_path(tmp_path: Path) -> None:
 
 def test_unknown_activity_and_missing_fallback_queue(tmp_path: Path) -> None:
     path = _broken(tmp_path, "activity: demo_request", "activity: carrier_pigeon")
-    with pytest.raises(AgreementError, match=r"scoring\.engagement\.0\.activity"):
+    with pytest.raises(AgreementError, match=r"scoring\.engagement\.rules\.0\.activity"):
         load_agreement(path)
     path = _broken(tmp_path, "fallback_queue: inside-sales", "fallback_queue: nowhere")
-    with pytest.raises(AgreementError, match="fallback_queue 'nowhere' is not a queue id"):
+    with pytest.raises(AgreementError, match=r"handoff\.fallback_queue: 'nowhere' is not a queue id"):
         load_agreement(path)
 
 

@@ -30,11 +30,12 @@ ENTERPRISE_DE: dict[str, Any] = {
 
 def test_fit_points_add_up_and_are_explained(agreement: CompiledAgreement) -> None:
     result = agreement.qualify(lead_facts(ENTERPRISE_DE, {}), "new")
-    assert result.fit_score == 20 + 25 + 15 + 10
+    assert result.fit_score == 20 + 25 + 15 + 10 + 5
     assert result.engagement_score == 0
     assert result.stage == "new"
     assert [(f.rule, f.points) for f in result.fired] == [
         ("icp-industry", 20), ("size-enterprise", 25), ("senior-buyer", 15), ("target-country", 10),
+        ("enterprise-persona", 5),
     ]  # fmt: skip
 
 
@@ -61,7 +62,7 @@ def test_poor_fit_stays_engaged(agreement: CompiledAgreement) -> None:
     [
         ({**ENTERPRISE_DE, "email": "ada@gmail.com"}, "free-mail"),
         ({**ENTERPRISE_DE, "seniority": "student"}, "student"),
-        ({**ENTERPRISE_DE, "tags": ["Competitor"]}, "competitor"),
+        ({**ENTERPRISE_DE, "tags": ["inbound", "competitor"]}, "competitor"),
     ],
 )
 def test_disqualifiers(agreement: CompiledAgreement, profile: dict[str, Any], rule: str) -> None:
@@ -83,9 +84,12 @@ def test_source_assertion_is_a_floor(agreement: CompiledAgreement) -> None:
 
 def test_routing_first_match_then_fallback(agreement: CompiledAgreement) -> None:
     assert agreement.route(lead_facts(ENTERPRISE_DE, {})).queue == "enterprise-dach"
-    assert agreement.route(lead_facts({**ENTERPRISE_DE, "country": "US"}, {})).queue == "enterprise-global"
+    assert agreement.route(lead_facts({**ENTERPRISE_DE, "country": "US"}, {})).queue == "enterprise-na"
+    assert agreement.route(lead_facts({**ENTERPRISE_DE, "country": "BE"}, {})).queue == "enterprise-global"
     small = agreement.route(lead_facts({"employees": 10}, {}))
-    assert (small.queue, small.matched_by) == ("inside-sales", "inside-sales")
+    assert (small.queue, small.matched_by) == ("smb", "smb")
+    unknown = agreement.route(lead_facts({}, {}))
+    assert (unknown.queue, unknown.matched_by) == ("inside-sales", "inside-sales")
     assert agreement.reps_of("inside-sales") == ("rep-lena", "rep-omar")
 
 
