@@ -102,14 +102,13 @@ def _expression_position(
     positions: dict[tuple[str | int, ...], yaml.Node], error: RuleError
 ) -> tuple[int, int]:
     """File line and column of the offending character inside the expression's YAML scalar."""
-    node = positions.get(tuple(str(p) if isinstance(p, str) else p for p in error.path))
+    node = positions.get(error.path)
     if node is None:
         return 1, 1
     line, column = node.start_mark.line + 1, node.start_mark.column + 1
     style = getattr(node, "style", None)
     if style in ("|", ">"):  # block scalar: the text starts on the next line, indented
-        indent = len(node.end_mark.buffer or "") and _indent_after(node)
-        return line + error.error.line, indent + error.error.column
+        return line + error.error.line, _indent_after(node) + error.error.column
     if style in ('"', "'"):
         column += 1  # the opening quote
     if error.error.line == 1:
