@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.db.engine import WRITE_TRANSACTION
 from services.db.tables import UTCDateTime
 
 Encoder = Callable[[Any], Any]
@@ -85,6 +86,25 @@ def _encoder(column: sa.Column[Any], dialect: str) -> Encoder:
     return _aware if isinstance(kind, UTCDateTime) else _same
 
 
+async def _driver(conn: AsyncConnection) -> Any:
+    """The driver connection of ``conn``'s transaction.
+
+    Statements sent to it directly are part of the transaction only once the transaction has begun on
+    the server; SQLAlchemy's asyncpg adapter begins lazily, so ``UnitOfWork.transaction`` begins it
+    first. A write transaction that has not begun is refused rather than silently run in autocommit
+    (a ``FOR UPDATE`` there would lock nothing and writes would not roll back).
+    """
+    driver = (await conn.get_raw_connection()).driver_connection
+    if (
+        conn.dialect.name == "postgresql"
+        and conn.sync_connection is not None
+        and conn.sync_connection.get_execution_options().get(WRITE_TRANSACTION)
+        and not driver.is_in_transaction()  # type: ignore[union-attr]
+    ):
+        raise RuntimeError("driver-level statement in a write transaction that has not begun on the server")
+    return driver
+
+
 class BulkStatement:
     """``INSERT`` (or ``UPDATE ... WHERE key = ?``) of fixed columns, executed for many rows at once."""
 
@@ -124,9 +144,9 @@ class BulkStatement:
             params.append(tuple(values))
         # The driver's own executemany (aiosqlite and asyncpg share its signature) on the connection the
         # transaction runs on: one round trip, where SQLAlchemy's cursor protocol takes several.
-        raw = await conn.get_raw_connection()
+        driver = await _driver(conn)
         try:
-            await raw.driver_connection.executemany(self.sql, params)  # type: ignore[union-attr]
+            await driver.executemany(self.sql, params)
         except Exception as error:  # driver errors, raised like SQLAlchemy's own so callers handle one family
             raise _as_sqlalchemy_error(self.sql, error) from error
 
@@ -183,12 +203,12 @@ def _in_marks(count: int) -> str:
 
 async def fetch_driver(conn: AsyncConnection, sql: str, params: Sequence[Any]) -> Sequence[Sequence[Any]]:
     """Run ``sql`` (the dialect's own placeholders) on the transaction's driver connection; all rows."""
-    driver = (await conn.get_raw_connection()).driver_connection
+    driver = await _driver(conn)
     try:
         if conn.dialect.name == "postgresql":
-            rows: Sequence[Sequence[Any]] = await driver.fetch(sql, *params)  # type: ignore[union-attr]
+            rows: Sequence[Sequence[Any]] = await driver.fetch(sql, *params)
         else:
-            rows = await driver.execute_fetchall(sql, params)  # type: ignore[union-attr]
+            rows = await driver.execute_fetchall(sql, params)
     except Exception as error:  # driver errors, raised like SQLAlchemy's own so callers handle one family
         raise _as_sqlalchemy_error(sql, error) from error
     return rows

@@ -21,11 +21,15 @@ class UnitOfWork:
         """A connection in a write transaction, committed when the block ends, rolled back on error.
 
         On SQLite the transaction takes the write lock when it begins; on PostgreSQL callers lock
-        the rows they will change (``SELECT ... FOR UPDATE``).
+        the rows they will change (``SELECT ... FOR UPDATE``). On PostgreSQL the transaction is begun
+        on the server here: the asyncpg adapter would begin it only at the first statement sent
+        through SQLAlchemy, and the ingest path's first statements go to the driver directly.
         """
         async with self.engine.connect() as connection:
             await connection.execution_options(**{WRITE_TRANSACTION: True})
             async with connection.begin():
+                if connection.dialect.name == "postgresql":
+                    await connection.exec_driver_sql("SELECT 1")  # BEGIN is sent before it
                 yield connection
 
     @asynccontextmanager

@@ -98,6 +98,63 @@ async def test_driver_level_lookups_return_what_sqlalchemy_reads(uow: UnitOfWork
         assert all(type(r["id"]) is uuid.UUID and r["created_at"].tzinfo is UTC for r in found)
 
 
+class _AbortError(Exception):
+    pass
+
+
+async def test_driver_level_writes_roll_back_with_their_transaction(uow: UnitOfWork) -> None:
+    """Statements sent to the driver directly belong to the unit of work's transaction."""
+    row = _lead(0)
+
+    async def insert_then_fail() -> None:
+        async with uow.transaction() as conn:
+            await repo.leads_by_id(conn, [row["id"]], lock=True)  # the transaction's first statement
+            await repo.save_leads(conn, [row], [])
+            raise _AbortError
+
+    with pytest.raises(_AbortError):
+        await insert_then_fail()
+    async with uow.read() as conn:
+        assert await repo.leads_by_id(conn, [row["id"]]) == []
+
+
+async def test_a_lead_locked_by_the_first_statement_stays_locked(db_url: str, uow: UnitOfWork) -> None:
+    """A lead read to be changed at the start of one transaction cannot change under it."""
+    row = _lead(0)
+    async with uow.transaction() as conn:
+        await repo.save_leads(conn, [row], [])
+    from services.db.engine import create_engine  # noqa: PLC0415
+
+    other = UnitOfWork(create_engine(Settings(database_url=db_url)))
+    first_has_lock = asyncio.Event()
+    order: list[str] = []
+
+    async def first() -> None:
+        async with uow.transaction() as conn:
+            (lead,) = await repo.leads_by_id(conn, [row["id"]], lock=True)
+            first_has_lock.set()
+            await asyncio.sleep(0.3)
+            order.append("first wrote")
+            await repo.save_leads(conn, [], [{**lead, "activity_counts": {"a": 1}}])
+
+    async def second() -> None:
+        await first_has_lock.wait()
+        async with other.transaction() as conn:
+            (lead,) = await repo.leads_by_id(conn, [row["id"]], lock=True)
+            order.append("second read")
+            counts = {"a": lead["activity_counts"].get("a", 0) + 1}
+            await repo.save_leads(conn, [], [{**lead, "activity_counts": counts}])
+
+    try:
+        await asyncio.gather(first(), second())
+    finally:
+        await other.engine.dispose()
+    assert order == ["first wrote", "second read"]
+    async with uow.read() as conn:
+        (lead,) = await repo.leads_by_id(conn, [row["id"]])
+    assert lead["activity_counts"] == {"a": 2}
+
+
 async def test_concurrent_turn_reservations_never_overlap(db_url: str, uow: UnitOfWork) -> None:
     await _seed_queue(uow)
     # Separate engines = separate connections, as several replicas would have.
