@@ -10,7 +10,6 @@ runs at a useful fraction of hand-written Python (``bench/rules.py``).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -68,8 +67,8 @@ def lead_facts(
 ) -> dict[str, Any]:
     """The facts rules are evaluated on: profile fields, attributes, activity counts and weights.
 
-    ``weights`` are the decayed engagement weights per activity type (``engagement_weights``);
-    without them each activity counts fully.
+    ``weights`` are the engagement weights per activity type decayed to the moment of evaluation
+    (``router.engagement.weights_at``); without them each activity counts fully.
     """
     facts = {name: profile.get(name) for name in PROFILE_FIELDS}
     email = profile.get("email")
@@ -84,13 +83,6 @@ def lead_facts(
     for activity, weight in (weights if weights is not None else activity_counts).items():
         facts[f"weight.{activity}"] = weight
     return facts
-
-
-def decayed(weight: float, since: datetime, now: datetime, half_life_days: float | None) -> float:
-    """``weight`` recorded at ``since``, decayed to ``now`` (halving every ``half_life_days``)."""
-    if half_life_days is None or now <= since:
-        return weight
-    return weight * math.pow(0.5, (now - since).total_seconds() / 86400.0 / half_life_days)
 
 
 @dataclass(frozen=True, slots=True)

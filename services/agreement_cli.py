@@ -10,6 +10,7 @@ import yaml
 
 from router.agreement import CompiledAgreement
 from router.cases import run_cases
+from router.diff import diff_documents
 from services.agreements import AgreementError, load_agreement
 
 agreement_app = typer.Typer(help="Check and compare agreement files.", no_args_is_help=True)
@@ -64,38 +65,17 @@ def test_cases(file: FileArgument) -> None:
 @agreement_app.command()
 def diff(old: FileArgument, new: FileArgument) -> None:
     """What changed between two agreement files, by path (rules keyed by id). Exit 1 if they differ."""
-    before, after = (
-        _flatten(_load(old).document.model_dump(mode="json")),
-        _flatten(_load(new).document.model_dump(mode="json")),
-    )
-    changes = 0
-    for path in sorted(before.keys() | after.keys()):
-        if path not in after:
-            typer.echo(f"- {path}: {_show(before[path])}")
-        elif path not in before:
-            typer.echo(f"+ {path}: {_show(after[path])}")
-        elif before[path] != after[path]:
-            typer.echo(f"~ {path}: {_show(before[path])} -> {_show(after[path])}")
+    changes = diff_documents(_load(old).document, _load(new).document)
+    for change in changes:
+        if change.op == "-":
+            typer.echo(f"- {change.path}: {_show(change.before)}")
+        elif change.op == "+":
+            typer.echo(f"+ {change.path}: {_show(change.after)}")
         else:
-            continue
-        changes += 1
-    typer.echo(f"{changes} change(s)")
+            typer.echo(f"~ {change.path}: {_show(change.before)} -> {_show(change.after)}")
+    typer.echo(f"{len(changes)} change(s)")
     if changes:
         raise typer.Exit(1)
-
-
-def _flatten(value: Any, path: str = "") -> dict[str, Any]:
-    if isinstance(value, dict):
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            out.update(_flatten(item, f"{path}.{key}" if path else str(key)))
-        return out
-    if isinstance(value, list) and value and all(isinstance(i, dict) and "id" in i for i in value):
-        out = {}
-        for item in value:
-            out.update(_flatten({k: v for k, v in item.items() if k != "id"}, f"{path}[{item['id']}]"))
-        return out
-    return {path: value}
 
 
 def _show(value: Any) -> str:

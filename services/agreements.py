@@ -1,8 +1,13 @@
-"""Load an agreement file: YAML -> validated document -> compiled agreement, with file/line errors."""
+"""Read an agreement (a file or an API body): YAML -> validated document -> compiled agreement.
+
+Every problem is located by line and column in the text it came from. ``check_agreement`` also runs
+the embedded test cases: a version can only be activated when it compiles and its cases pass.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +15,10 @@ import yaml
 from pydantic import ValidationError
 
 from router.agreement import CompiledAgreement, RuleError, compile_agreement
+from router.cases import run_cases
 from schemas.agreement import AgreementDocument
+
+Positions = dict[tuple[str | int, ...], yaml.Node]
 
 
 @dataclass(frozen=True)
@@ -24,18 +32,45 @@ class AgreementProblem:
 
 
 class AgreementError(ValueError):
-    """An agreement file that cannot be activated; ``problems`` says where and why."""
+    """An agreement that cannot be used; ``problems`` says where (in ``origin``) and why."""
 
-    def __init__(self, path: Path, problems: list[AgreementProblem]) -> None:
-        self.path = path
+    def __init__(self, origin: str | Path, problems: list[AgreementProblem]) -> None:
+        self.origin = str(origin)
         self.problems = problems
-        lines = [f"{path}:{p.line}:{p.column}: {p.field}: {p.message}" for p in problems]
+        lines = [f"{origin}:{p.line}:{p.column}: {p.field}: {p.message}" for p in problems]
         super().__init__("\n".join(lines))
 
 
-def _node_positions(
-    node: yaml.Node, path: tuple[str | int, ...], out: dict[tuple[str | int, ...], yaml.Node]
-) -> None:
+@dataclass(frozen=True)
+class AgreementCheck:
+    """The outcome of checking an agreement text: the compiled agreement, or what is wrong with it.
+
+    ``agreement`` is set when the text compiles (even if a test case fails); ``valid`` means it
+    compiles and every embedded test case passes, which activation requires.
+    """
+
+    agreement: CompiledAgreement | None
+    problems: list[AgreementProblem]
+
+    @property
+    def valid(self) -> bool:
+        """Compiles, and every embedded test case passes."""
+        return self.agreement is not None and not self.problems
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """YAML without anchors and aliases: an alias can multiply a small text into a huge document."""
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed in an agreement", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+
+def _node_positions(node: yaml.Node, path: tuple[str | int, ...], out: Positions) -> None:
     out[path] = node
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
@@ -45,9 +80,7 @@ def _node_positions(
             _node_positions(item, (*path, index), out)
 
 
-def _locate(
-    positions: dict[tuple[str | int, ...], yaml.Node], loc: tuple[str | int, ...]
-) -> tuple[int, int, str]:
+def _locate(positions: Positions, loc: tuple[str | int, ...]) -> tuple[int, int, str]:
     # pydantic adds union member names (e.g. "Comparison") to locations; keep only real keys.
     real = tuple(part for part in loc if _is_document_key(part))
     for end in range(len(real), -1, -1):
@@ -69,16 +102,59 @@ def load_agreement(path: Path) -> CompiledAgreement:
     """Read, validate and compile an agreement file; raise ``AgreementError`` naming file and line."""
     try:
         text = path.read_text(encoding="utf-8")
-    except OSError as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         raise AgreementError(path, [AgreementProblem(1, 1, "(file)", str(exc))]) from exc
+    return parse_agreement(text, path)
+
+
+def parse_agreement(text: str, origin: str | Path) -> CompiledAgreement:
+    """Validate and compile agreement YAML; raise ``AgreementError`` naming ``origin`` and line."""
+    agreement, _positions = _compile(text, origin)
+    return agreement
+
+
+def check_agreement(text: str, origin: str | Path, now: datetime | None = None) -> AgreementCheck:
+    """Validate, compile and run the embedded test cases; never raises for a bad agreement."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data: Any = yaml.safe_load(text)
+        agreement, positions = _compile(text, origin)
+    except AgreementError as error:
+        return AgreementCheck(None, error.problems)
+    problems = []
+    for index, result in enumerate(run_cases(agreement, now)):
+        line, column, field = _locate(positions, ("tests", index))
+        problems += [
+            AgreementProblem(line, column, field, f"test case '{result.case}' failed: {problem}")
+            for problem in result.problems
+        ]
+    return AgreementCheck(agreement, problems)
+
+
+def read_header(text: str) -> tuple[str, int] | None:
+    """The ``id`` and ``version`` an agreement text declares, if it parses far enough to say."""
+    try:
+        data = _NoAliasLoader(text).get_single_data()
+    except yaml.YAMLError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    identifier, version = data.get("id"), data.get("version")
+    if isinstance(identifier, str) and isinstance(version, int) and not isinstance(version, bool):
+        return identifier, version
+    return None
+
+
+def _compile(text: str, origin: str | Path) -> tuple[CompiledAgreement, Positions]:
+    loader = _NoAliasLoader(text)
+    try:
+        root = loader.get_single_node()
+        data: Any = loader.construct_document(root) if root is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-        raise AgreementError(path, [AgreementProblem(line, column, "(yaml)", str(exc))]) from exc
-    positions: dict[tuple[str | int, ...], yaml.Node] = {}
+        raise AgreementError(origin, [AgreementProblem(line, column, "(yaml)", str(exc))]) from exc
+    finally:
+        loader.dispose()
+    positions: Positions = {}
     if root is not None:
         _node_positions(root, (), positions)
     try:
@@ -88,19 +164,17 @@ def load_agreement(path: Path) -> CompiledAgreement:
         for error in exc.errors():
             line, column, field = _locate(positions, tuple(error["loc"]))
             problems.append(AgreementProblem(line, column, field, error["msg"]))
-        raise AgreementError(path, _dedupe(problems)) from exc
+        raise AgreementError(origin, _dedupe(problems)) from exc
     try:
-        return compile_agreement(document)
+        return compile_agreement(document), positions
     except RuleError as exc:
         line, column = _expression_position(positions, exc)
         where = ".".join(map(str, exc.path))
         problem = AgreementProblem(line, column, where, f"rule '{exc.rule}': {exc.error.message}")
-        raise AgreementError(path, [problem]) from exc
+        raise AgreementError(origin, [problem]) from exc
 
 
-def _expression_position(
-    positions: dict[tuple[str | int, ...], yaml.Node], error: RuleError
-) -> tuple[int, int]:
+def _expression_position(positions: Positions, error: RuleError) -> tuple[int, int]:
     """File line and column of the offending character inside the expression's YAML scalar."""
     node = positions.get(error.path)
     if node is None:

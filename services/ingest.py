@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from router.agreement import CompiledAgreement, lead_facts
 from router.assignment import round_robin
+from router.engagement import record_activity, weights_at
 from router.sla import FIRST_TOUCH, due_at, fulfils_first_touch
 from router.stages import reached
 from schemas.events import LEAD_HANDED_OFF, LEAD_STAGE_CHANGED, SLA_MET
@@ -256,6 +257,8 @@ class _Run:
                 "last_activity_at": None,
                 "created_at": self.now,
                 "updated_at": self.now,
+                "engagement_weights": {},
+                "engagement_as_of": None,
             }
             lead = _Lead(row, is_new=True)
             self._remember(lead)
@@ -271,10 +274,19 @@ class _Run:
         return self._pending(command, lead, outcome, status)
 
     def _activity(self, command: RecordActivity, lead: _Lead) -> _Pending:
-        counts = dict(lead.row["activity_counts"])
-        counts[command.body.type] = counts.get(command.body.type, 0) + 1
-        lead.row["activity_counts"] = counts
-        lead.row["last_activity_at"] = command.body.occurred_at or self.now
+        row, activity = lead.row, command.body.type
+        # A time in the future (a source's clock ahead of ours) counts as now.
+        at = min(command.body.occurred_at or self.now, self.now)
+        counts = dict(row["activity_counts"])
+        counts[activity] = counts.get(activity, 0) + 1
+        weights, as_of = record_activity(
+            row["engagement_weights"], row["engagement_as_of"], activity, at, self.agreement.half_life_days
+        )
+        last = row["last_activity_at"]
+        row.update(
+            activity_counts=counts, engagement_weights=weights, engagement_as_of=as_of,
+            last_activity_at=at if last is None or at > last else last,
+        )  # fmt: skip
         self._evaluate(lead, command.event_key, None)
         return self._pending(command, lead, "recorded", 202)
 
@@ -310,8 +322,11 @@ class _Run:
 
     def _evaluate(self, lead: _Lead, cause: str, asserted: str | None) -> None:
         row = lead.row
+        weights = weights_at(
+            row["engagement_weights"], row["engagement_as_of"], self.now, self.agreement.half_life_days
+        )
         facts = lead_facts(
-            row["profile"], row["activity_counts"],
+            row["profile"], row["activity_counts"], weights=weights,
             last_activity_at=row["last_activity_at"], created_at=row["created_at"],
         )  # fmt: skip
         qualification = self.agreement.qualify(facts, row["stage"], asserted, self.now)

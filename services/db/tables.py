@@ -63,6 +63,9 @@ leads = sa.Table(
     sa.Column("last_activity_at", UTCDateTime()),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
+    # Decayed engagement per activity type as of engagement_as_of (router.engagement).
+    sa.Column("engagement_weights", _json(), nullable=False, server_default=sa.text("'{}'")),
+    sa.Column("engagement_as_of", UTCDateTime()),
     sa.UniqueConstraint("source", "external_id"),
     sa.Index(None, "email"),
 )
@@ -158,4 +161,29 @@ reps = sa.Table(
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("position", sa.Integer(), nullable=False),
     sa.Column("active", sa.Boolean(), nullable=False, server_default=sa.true()),
+)
+
+agreement_versions = sa.Table(
+    "agreement_versions",
+    metadata,
+    sa.Column("agreement_id", sa.String(64), primary_key=True),
+    sa.Column("version", sa.Integer(), primary_key=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("title", sa.String(300), nullable=False),
+    sa.Column("source", sa.Text(), nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("valid", sa.Boolean(), nullable=False),
+    sa.Column("problems", _json(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("activated_at", UTCDateTime()),
+    sa.Column("retired_at", UTCDateTime()),
+    sa.CheckConstraint("status IN ('draft', 'active', 'retired')", name="status"),
+    # Exactly one active version per agreement, enforced by the database even under races.
+    sa.Index(
+        "ix_agreement_versions_one_active",
+        "agreement_id",
+        unique=True,
+        postgresql_where=sa.text("status = 'active'"),
+        sqlite_where=sa.text("status = 'active'"),
+    ),
 )

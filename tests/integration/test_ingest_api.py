@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +93,46 @@ async def test_qualified_lead_is_handed_off_with_clock_and_explanation(
     assert handoff["subject"] == lead["lead_id"]
     assert handoff["data"]["rep_id"] == detail["owner"]
     assert await _count(uow, sla_clocks) == 1
+
+
+async def test_engagement_accumulates_with_decay_and_stages_only_move_forward(
+    db_url: str, agreement_file: Path, uow: UnitOfWork
+) -> None:
+    """Each activity weighs 0.5 ** (age / 30 days); the lead is re-evaluated on every event."""
+    now = datetime.now(UTC)
+
+    def webinar(days_ago: int, kind: str = "webinar_attended") -> dict[str, Any]:
+        return {"type": kind, "occurred_at": (now - timedelta(days=days_ago)).isoformat()}
+
+    async with app_client(_settings(db_url, agreement_file)) as (client, _):
+        lead = (await client.post("/v1/leads", json=lead_body())).json()
+        url = f"/v1/leads/{lead['lead_id']}/activities"
+        first = (await client.post(url, json=webinar(60))).json()  # 15 points x 0.25
+        second = (await client.post(url, json=webinar(30))).json()  # 15 x (0.25 + 0.5)
+        late = (await client.post(url, json=webinar(90, "page_view"))).json()  # 1 x 0.125, reported late
+        detail = (await client.get(f"/v1/leads/{lead['lead_id']}")).json()
+        feed = (await client.get("/v1/events")).json()
+    assert [first["stage"], second["stage"], late["stage"]] == ["engaged", "mql", "mql"]
+    assert detail["engagement_score"] == 11
+    changes = [
+        (e["data"]["from_stage"], e["data"]["to_stage"])
+        for e in feed["events"]
+        if e["type"] == "com.leadrouter.lead.stage_changed"
+    ]
+    assert changes == [("new", "engaged"), ("engaged", "mql")]
+    async with uow.read() as conn:
+        row = (await conn.execute(sa.select(leads).where(leads.c.id == uuid.UUID(lead["lead_id"])))).one()
+        scores = (
+            (await conn.execute(sa.select(decisions.c.engagement_score).order_by(decisions.c.id)))
+            .scalars()
+            .all()
+        )
+    assert row.engagement_weights["webinar_attended"] == pytest.approx(1.5)  # as of 30 days ago
+    assert row.engagement_weights["page_view"] == pytest.approx(0.25)  # 90 days old, as of 30 days ago
+    assert abs((row.engagement_as_of - (now - timedelta(days=30))).total_seconds()) < 1
+    assert row.activity_counts == {"webinar_attended": 2, "page_view": 1}
+    assert abs((row.last_activity_at - (now - timedelta(days=30))).total_seconds()) < 1
+    assert list(scores) == [0, 4, 11, 11]
 
 
 async def test_round_robin_rotates_within_the_queue(db_url: str, agreement_file: Path) -> None:

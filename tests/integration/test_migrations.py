@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -43,3 +44,44 @@ def test_sqlite_upgrade_check_downgrade(tmp_path: Path) -> None:
 def test_postgresql_upgrade_check_downgrade(postgres: PostgresCluster) -> None:
     name = new_postgres_database(postgres, template="template0")
     _round_trip(postgres.url(name))
+
+
+async def _lead_engagement(url: str, *, insert: bool) -> tuple[object, object]:
+    engine = create_async_engine(url)
+    async with engine.begin() as conn:
+        if insert:
+            await conn.execute(
+                sa.text(
+                    "INSERT INTO leads (id, source, external_id, email, profile, activity_counts, stage,"
+                    " fit_score, engagement_score, last_activity_at, created_at, updated_at) VALUES"
+                    " ('0190a0b0-0000-7000-8000-000000000001', 's', 'x', 'a@b.io', '{}',"
+                    " '{\"page_view\": 3}', 'engaged', 0, 3, '2026-03-01 10:00:00+00:00',"
+                    " '2026-03-01 09:00:00+00:00', '2026-03-01 10:00:00+00:00')"
+                )
+            )
+            result: tuple[object, object] = (None, None)
+        else:
+            row = (
+                await conn.execute(sa.text("SELECT engagement_weights, engagement_as_of FROM leads"))
+            ).one()
+            result = (row[0], row[1])
+    await engine.dispose()
+    return result
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_existing_leads_get_engagement_weights_from_their_counts(
+    database: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Revision 0003 starts each lead's decayed weights from its counts, as of its last activity."""
+    if database == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
+    else:
+        postgres: PostgresCluster = request.getfixturevalue("postgres")
+        url = postgres.url(new_postgres_database(postgres, template="template0"))
+    upgrade(url, "0002")
+    asyncio.run(_lead_engagement(url, insert=True))
+    upgrade(url)
+    weights, as_of = asyncio.run(_lead_engagement(url, insert=False))
+    assert weights in ({"page_view": 3}, '{"page_view": 3}')
+    assert str(as_of).startswith("2026-03-01 10:00:00")

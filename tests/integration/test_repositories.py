@@ -25,7 +25,8 @@ def _lead(n: int) -> dict[str, Any]:
         "id": uuid.uuid4(), "source": "test", "external_id": f"x-{n}", "email": f"a{n}@example.com",
         "company": None, "profile": {}, "activity_counts": {}, "stage": "mql", "fit_score": 0,
         "engagement_score": 0, "queue": "q", "owner": "r", "agreement_version": "t@1",
-        "last_activity_at": None, "created_at": T0, "updated_at": T0,
+        "last_activity_at": None, "created_at": T0, "updated_at": T0, "engagement_weights": {},
+        "engagement_as_of": None,
     }  # fmt: skip
 
 

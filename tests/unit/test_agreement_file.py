@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from services.agreements import AgreementError, load_agreement
+from services.agreements import AgreementError, check_agreement, load_agreement, parse_agreement, read_header
 from tests.conftest import EXAMPLE_AGREEMENT
 
 
@@ -111,3 +111,33 @@ def test_yaml_syntax_error_has_a_line(tmp_path: Path) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(AgreementError, match=r"nope\.yaml"):
         load_agreement(tmp_path / "nope.yaml")
+
+
+def test_aliases_are_refused_with_their_line(tmp_path: Path) -> None:
+    """An alias can expand a small text into a huge document: agreements may not use them."""
+    text = "id: a\nversion: 1\nx: &big [1, 2]\ny: *big\n"
+    with pytest.raises(AgreementError) as caught:
+        parse_agreement(text, "body")
+    problem = caught.value.problems[0]
+    assert (problem.line, problem.field) == (4, "(yaml)")
+    assert "aliases (*name) are not allowed" in problem.message
+
+
+def test_check_reports_a_failing_test_case_at_its_line(tmp_path: Path) -> None:
+    path = _broken(tmp_path, "expect: {stage: disqualified}", "expect: {stage: sql}")
+    check = check_agreement(path.read_text(), path)
+    assert check.agreement is not None
+    assert not check.valid
+    (problem,) = check.problems
+    lines = path.read_text().splitlines()
+    assert lines[problem.line - 1] == "  - id: free-mail"  # the test case, not the disqualifier
+    assert problem.line > _line_of(path, "tests:")
+    assert problem.field == "tests.1"
+    assert problem.message == "test case 'free-mail' failed: stage: expected 'sql', got 'disqualified'"
+    assert check_agreement(EXAMPLE_AGREEMENT.read_text(), EXAMPLE_AGREEMENT).valid
+
+
+def test_header_is_read_from_an_invalid_text() -> None:
+    assert read_header("id: acme\nversion: 3\nscoring: nonsense\n") == ("acme", 3)
+    assert read_header("id: acme\nversion: three\n") is None
+    assert read_header("[unclosed") is None
