@@ -18,6 +18,7 @@ LEAD_STAGE_CHANGED = TYPE_PREFIX + "lead.stage_changed"
 LEAD_HANDED_OFF = TYPE_PREFIX + "lead.handed_off"
 SLA_BREACHED = TYPE_PREFIX + "sla.breached"
 SLA_MET = TYPE_PREFIX + "sla.met"
+AGREEMENT_ACTIVATED = TYPE_PREFIX + "agreement.activated"
 
 
 class CloudEvent(BaseModel):
@@ -29,7 +30,7 @@ class CloudEvent(BaseModel):
     id: str
     source: str = EVENT_SOURCE
     type: str
-    subject: str = Field(description="The lead id")
+    subject: str = Field(description="The lead id (the agreement id for agreement.* events)")
     time: datetime
     datacontenttype: Literal["application/json"] = "application/json"
     data: dict[str, object]
@@ -74,6 +75,16 @@ class SlaClockEvent(BaseModel):
     started_at: datetime
     due_at: datetime
     at: datetime
+
+
+class AgreementActivated(BaseModel):
+    """``agreement.activated``: a version became the active one; decisions from now on use it."""
+
+    agreement_id: str
+    version: int
+    agreement_version: str = Field(description="'<id>@<version>', as recorded on decisions")
+    previous_version: int | None
+    activated_at: datetime
 
 
 class EventFeedPage(BaseModel):

@@ -14,6 +14,8 @@ class FieldError(BaseModel):
     field: str = Field(description="Dotted path of the field, or 'body' for the whole body")
     message: str
     code: str
+    line: int | None = Field(default=None, description="Line in a YAML/text body (agreements), from 1")
+    column: int | None = Field(default=None, description="Column in a YAML/text body, from 1")
 
 
 class Problem(BaseModel):

@@ -29,6 +29,7 @@ class AgreementProblem:
     column: int
     field: str
     message: str
+    code: str = "invalid"  # invalid (the document's schema) | yaml | rule | test-case | file
 
 
 class AgreementError(ValueError):
@@ -100,11 +101,24 @@ def _is_document_key(part: str | int) -> bool:
 
 def load_agreement(path: Path) -> CompiledAgreement:
     """Read, validate and compile an agreement file; raise ``AgreementError`` naming file and line."""
+    return parse_agreement(read_agreement_file(path), path)
+
+
+def read_agreement_file(path: Path) -> str:
+    """The text of an agreement file; ``AgreementError`` if it cannot be read."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise AgreementError(path, [AgreementProblem(1, 1, "(file)", str(exc))]) from exc
-    return parse_agreement(text, path)
+        raise AgreementError(path, [AgreementProblem(1, 1, "(file)", str(exc), "file")]) from exc
+
+
+def agreement_id_of(text: str, origin: str | Path) -> str:
+    """The ``id`` an agreement text declares; ``AgreementError`` (with the line) if it cannot say."""
+    header = read_header(text)
+    if header is None:
+        parse_agreement(text, origin)  # raises, naming the line
+        raise AgreementError(origin, [AgreementProblem(1, 1, "id", "no agreement id and version")])
+    return header[0]
 
 
 def parse_agreement(text: str, origin: str | Path) -> CompiledAgreement:
@@ -123,7 +137,7 @@ def check_agreement(text: str, origin: str | Path, now: datetime | None = None) 
     for index, result in enumerate(run_cases(agreement, now)):
         line, column, field = _locate(positions, ("tests", index))
         problems += [
-            AgreementProblem(line, column, field, f"test case '{result.case}' failed: {problem}")
+            AgreementProblem(line, column, field, f"test case '{result.case}' failed: {problem}", "test-case")
             for problem in result.problems
         ]
     return AgreementCheck(agreement, problems)
@@ -151,7 +165,7 @@ def _compile(text: str, origin: str | Path) -> tuple[CompiledAgreement, Position
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-        raise AgreementError(origin, [AgreementProblem(line, column, "(yaml)", str(exc))]) from exc
+        raise AgreementError(origin, [AgreementProblem(line, column, "(yaml)", str(exc), "yaml")]) from exc
     finally:
         loader.dispose()
     positions: Positions = {}
@@ -170,7 +184,7 @@ def _compile(text: str, origin: str | Path) -> tuple[CompiledAgreement, Position
     except RuleError as exc:
         line, column = _expression_position(positions, exc)
         where = ".".join(map(str, exc.path))
-        problem = AgreementProblem(line, column, where, f"rule '{exc.rule}': {exc.error.message}")
+        problem = AgreementProblem(line, column, where, f"rule '{exc.rule}': {exc.error.message}", "rule")
         raise AgreementError(origin, [problem]) from exc
 
 

@@ -24,6 +24,7 @@ from router.sla import FIRST_TOUCH, due_at, fulfils_first_touch
 from router.stages import reached
 from schemas.events import LEAD_HANDED_OFF, LEAD_STAGE_CHANGED, SLA_MET
 from schemas.leads import ActivityIn, FeedbackIn, LeadIn
+from services.agreement_lifecycle import ActiveAgreement
 from services.db import repositories as repo
 from services.errors import DomainError
 from services.events import clock_event_data, outbox_row
@@ -127,10 +128,13 @@ class _Pending:
 
 
 class IngestBatch:
-    """Applies commands with one agreement and one ``now`` inside the caller's transaction."""
+    """Applies commands with one agreement and one ``now`` inside the caller's transaction.
 
-    def __init__(self, agreement: CompiledAgreement, settings: Settings, now: Callable[[], datetime]) -> None:
-        self.agreement = agreement
+    The agreement is the version active when the batch's transaction begins (``ActiveAgreement``).
+    """
+
+    def __init__(self, agreements: ActiveAgreement, settings: Settings, now: Callable[[], datetime]) -> None:
+        self.agreements = agreements
         self.settings = settings
         self.now = now
 
@@ -138,12 +142,15 @@ class IngestBatch:
         self, conn: AsyncConnection, commands: list[Command]
     ) -> tuple[list[Reply | DomainError], BatchEffects]:
         """Apply ``commands`` in order; a command's error never affects the others."""
-        return await _Run(self, conn, commands).execute()
+        agreement = await self.agreements.current(conn)
+        return await _Run(self, agreement, conn, commands).execute()
 
 
 class _Run:
-    def __init__(self, batch: IngestBatch, conn: AsyncConnection, commands: list[Command]) -> None:
-        self.agreement = batch.agreement
+    def __init__(
+        self, batch: IngestBatch, agreement: CompiledAgreement, conn: AsyncConnection, commands: list[Command]
+    ) -> None:
+        self.agreement = agreement
         self.settings = batch.settings
         self.conn = conn
         self.commands = commands

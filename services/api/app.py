@@ -14,7 +14,8 @@ from sqlalchemy.exc import IntegrityError
 from router.agreement import CompiledAgreement
 from schemas.leads import ActivityIn, FeedbackIn, LeadIn
 from services import metrics
-from services.agreements import load_agreement
+from services.agreement_lifecycle import ActiveAgreement, AgreementLifecycle, roster_of
+from services.agreements import agreement_id_of, read_agreement_file
 from services.api import problems
 from services.api.middleware import RequestContextMiddleware
 from services.api.routes_leads import ingest_router
@@ -38,16 +39,12 @@ from services.writer.wire import BatchReport
 log = structlog.get_logger(__name__)
 
 
-def _roster(agreement: CompiledAgreement) -> dict[str, tuple[str, list[tuple[str, str]]]]:
-    return {q.id: (q.description, [(r.id, r.name) for r in q.reps]) for q in agreement.document.queues}
-
-
 async def sync_roster(uow: UnitOfWork, agreement: CompiledAgreement) -> None:
     """Make the queues and reps tables match ``agreement`` (another worker may do it at the same time)."""
     for attempt in range(3):
         try:
             async with uow.transaction() as conn:
-                await repo.sync_roster(conn, _roster(agreement), utcnow())
+                await repo.sync_roster(conn, roster_of(agreement), utcnow())
         except IntegrityError:  # another worker synced at the same moment
             if attempt == 2:
                 raise
@@ -75,25 +72,31 @@ def _batch_recorder(relay: OutboxRelay | None) -> Callable[[BatchReport], None]:
 
 
 def _committer(
-    settings: Settings, uow: UnitOfWork, agreement: CompiledAgreement, record: Callable[[BatchReport], None]
+    settings: Settings, uow: UnitOfWork, agreement_id: str, record: Callable[[BatchReport], None]
 ) -> Committer:
     if settings.ingest_writer == "process":
-        return WriterProcess(settings, record)
+        return WriterProcess(settings, agreement_id, record)
 
     def on_commit(replies: list[Reply | DomainError], effects: BatchEffects, size: int) -> None:
         record(BatchReport.of(replies, effects, size))
 
     return GroupCommitter(
-        uow, IngestBatch(agreement, settings, utcnow), settings.group_commit_max_batch, on_commit
+        uow,
+        IngestBatch(ActiveAgreement(agreement_id), settings, utcnow),
+        settings.group_commit_max_batch,
+        on_commit,
     )
 
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
-    agreement = load_agreement(settings.agreement_path)
     engine = create_engine(settings)
     uow = UnitOfWork(engine)
+    text = read_agreement_file(settings.agreement_path)
+    running_id = agreement_id_of(text, settings.agreement_path)
+    agreements = AgreementLifecycle(uow, settings, running_id, utcnow)
+    agreement = await agreements.install_file(settings.agreement_path, text)
     await sync_roster(uow, agreement)
     relay = (
         OutboxRelay(uow, settings, utcnow)
@@ -105,9 +108,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.run_clock_worker
         else None
     )
-    committer = _committer(settings, uow, agreement, _batch_recorder(relay))
+    committer = _committer(settings, uow, running_id, _batch_recorder(relay))
     await committer.start()
-    app.state.runtime = Runtime(settings, uow, agreement, committer, relay, clock_worker)
+    app.state.runtime = Runtime(settings, uow, agreements, committer, relay, clock_worker)
     for worker in (relay, clock_worker):
         if worker is not None:
             worker.start()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from router.agreement import CompiledAgreement
+from services.agreement_lifecycle import AgreementLifecycle
 from services.db.uow import UnitOfWork
 from services.ingest import Reply
 from services.ingest_request import IngestRequest
@@ -33,7 +33,7 @@ class Runtime:
 
     settings: Settings
     uow: UnitOfWork
-    agreement: CompiledAgreement
+    agreements: AgreementLifecycle
     committer: Committer
     relay: OutboxRelay | None
     clock_worker: ClockWorker | None

@@ -21,7 +21,7 @@ from services.ingest import Reply
 from services.ingest_request import IngestRequest
 from services.settings import Settings
 from services.writer.lines import CoalescingWriter, read_lines
-from services.writer.process import SETTINGS_ENV
+from services.writer.process import AGREEMENT_ENV, SETTINGS_ENV
 from services.writer.wire import BatchReport, decode_message, encode_request
 
 log = structlog.get_logger(__name__)
@@ -41,8 +41,11 @@ def writer_unavailable() -> DomainError:
 class WriterProcess:
     """A supervised ``services.writer.process`` child and the requests waiting on it."""
 
-    def __init__(self, settings: Settings, on_report: Callable[[BatchReport], None]) -> None:
+    def __init__(
+        self, settings: Settings, agreement_id: str, on_report: Callable[[BatchReport], None]
+    ) -> None:
         self._settings = settings
+        self._agreement_id = agreement_id
         self._on_report = on_report
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[Reply]] = {}
@@ -96,7 +99,11 @@ class WriterProcess:
         return await future
 
     async def _spawn(self) -> None:
-        env = {**os.environ, SETTINGS_ENV: self._settings.model_dump_json(exclude={"api_keys"})}
+        env = {
+            **os.environ,
+            SETTINGS_ENV: self._settings.model_dump_json(exclude={"api_keys"}),
+            AGREEMENT_ENV: self._agreement_id,
+        }
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "services.writer.process",
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=env,

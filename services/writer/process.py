@@ -18,7 +18,7 @@ from typing import BinaryIO
 import orjson
 import structlog
 
-from services.agreements import load_agreement
+from services.agreement_lifecycle import ActiveAgreement
 from services.clock import utcnow
 from services.db.engine import create_engine
 from services.db.uow import UnitOfWork
@@ -32,6 +32,7 @@ from services.writer.lines import CoalescingWriter, read_lines
 from services.writer.wire import READY, BatchReport, decode_request, encode_reply, encode_report
 
 SETTINGS_ENV = "LEADROUTER_WRITER_SETTINGS"
+AGREEMENT_ENV = "LEADROUTER_WRITER_AGREEMENT_ID"  # the agreement whose active version the writer applies
 log = structlog.get_logger(__name__)
 
 
@@ -72,9 +73,8 @@ class _Answer:
         self._writer.write(encode_reply(self._request_id, outcome))
 
 
-async def serve(settings: Settings, stdin: BinaryIO, stdout: BinaryIO) -> None:
+async def serve(settings: Settings, agreement_id: str, stdin: BinaryIO, stdout: BinaryIO) -> None:
     """Answer commands from ``stdin`` on ``stdout`` until end of input."""
-    agreement = load_agreement(settings.agreement_path)
     engine = create_engine(settings, inline_sqlite=True)
     reader, stream_writer = await _pipes(stdin, stdout, limit=2 * settings.max_body_bytes + 65_536)
     writer = CoalescingWriter(stream_writer)
@@ -84,7 +84,7 @@ async def serve(settings: Settings, stdin: BinaryIO, stdout: BinaryIO) -> None:
 
     committer = GroupCommitter(
         UnitOfWork(engine),
-        IngestBatch(agreement, settings, utcnow),
+        IngestBatch(ActiveAgreement(agreement_id), settings, utcnow),
         settings.group_commit_max_batch,
         on_commit,
     )
@@ -115,6 +115,7 @@ async def serve(settings: Settings, stdin: BinaryIO, stdout: BinaryIO) -> None:
 def main() -> None:
     """Entry point of the writer process."""
     settings = Settings.model_validate_json(os.environ[SETTINGS_ENV])
+    agreement_id = os.environ[AGREEMENT_ENV]
     configure_logging(settings.log_level)
     # Ctrl-C and SIGTERM reach the whole process group; the API process decides when the writer
     # stops (end of input), so what is queued is still committed and answered.
@@ -126,9 +127,9 @@ def main() -> None:
     try:
         import uvloop  # noqa: PLC0415 - the loop uvicorn uses too (uvicorn[standard])
     except ImportError:
-        asyncio.run(serve(settings, sys.stdin.buffer, protocol_out))
+        asyncio.run(serve(settings, agreement_id, sys.stdin.buffer, protocol_out))
     else:
-        uvloop.run(serve(settings, sys.stdin.buffer, protocol_out))
+        uvloop.run(serve(settings, agreement_id, sys.stdin.buffer, protocol_out))
 
 
 if __name__ == "__main__":

@@ -70,6 +70,8 @@ async def test_qualified_lead_is_handed_off_with_clock_and_explanation(
         assert demo.json()["owner"] in {"rep-anna", "rep-jonas"}
         detail = (await client.get(f"/v1/leads/{lead['lead_id']}")).json()
         feed = (await client.get("/v1/events")).json()
+    assert feed["events"][0]["type"] == "com.leadrouter.agreement.activated"  # at start-up
+    feed["events"] = feed["events"][1:]
     fired = {(rule["rule"], rule["kind"]): rule["points"] for rule in detail["explanation"]}
     assert fired[("icp-industry", "fit")] == 20
     assert fired[("demo-request", "engagement")] == 40
@@ -206,6 +208,7 @@ async def test_bad_lead_fields_are_named_and_nothing_is_stored(
     db_url: str, agreement_file: Path, uow: UnitOfWork, payload: dict[str, Any], field: str, status: int
 ) -> None:
     async with app_client(_settings(db_url, agreement_file)) as (client, _):
+        before = await _counts(uow)  # the agreement's activation is in the outbox already
         reply = await client.post("/v1/leads", json=lead_body(**payload))
     assert reply.status_code == status
     assert reply.headers["content-type"] == "application/problem+json"
@@ -213,9 +216,8 @@ async def test_bad_lead_fields_are_named_and_nothing_is_stored(
     assert problem["status"] == status
     assert problem["type"] == "https://leadrouter.dev/problems/validation-error"
     assert field in [error["field"] for error in problem["errors"]]
-    assert await _counts(uow) == dict.fromkeys(
-        ("leads", "lead_events", "decisions", "outbox", "sla_clocks"), 0
-    )
+    assert await _counts(uow) == before
+    assert before["leads"] == before["decisions"] == 0
 
 
 async def test_malformed_oversized_and_wrong_media_type_are_rejected(
@@ -288,7 +290,7 @@ async def test_event_feed_pages_with_a_cursor(db_url: str, agreement_file: Path)
         bad = await client.get("/v1/events", params={"limit": 0})
     ids = [e["id"] for e in first["events"] + rest["events"]]
     assert len(first["events"]) == 4
-    assert len(ids) == len(set(ids)) == 6  # stage change + handoff per lead
+    assert len(ids) == len(set(ids)) == 7  # the agreement's activation; stage change + handoff per lead
     assert empty == {"events": [], "next_cursor": rest["next_cursor"]}
     assert bad.status_code == 422
 
