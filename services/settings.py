@@ -41,6 +41,9 @@ class Settings(BaseSettings):
         "empty = no authentication (local use only)",
     )
     max_body_bytes: int = Field(default=65_536, ge=1024, description="Largest accepted request body")
+    max_agreement_bytes: int = Field(
+        default=1_048_576, ge=1024, description="Largest agreement text accepted by POST /v1/agreements"
+    )
     group_commit_max_batch: int = Field(default=256, ge=1, description="Most requests per transaction")
     ingest_writer: Literal["process", "in_process"] = Field(
         default="process",

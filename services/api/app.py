@@ -18,6 +18,7 @@ from services.agreement_lifecycle import ActiveAgreement, AgreementLifecycle, ro
 from services.agreements import agreement_id_of, read_agreement_file
 from services.api import problems
 from services.api.middleware import RequestContextMiddleware
+from services.api.routes_agreements import router as agreements_router
 from services.api.routes_leads import ingest_router
 from services.api.routes_leads import router as leads_router
 from services.api.routes_ops import feed_router, ops_router
@@ -164,6 +165,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     problems.install(app)
     app.include_router(ingest_router)
     app.include_router(leads_router)
+    app.include_router(agreements_router)
     app.include_router(feed_router)
     app.include_router(ops_router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
