@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request
 from starlette.responses import JSONResponse, Response
 
+from schemas.asyncapi import asyncapi_document
 from schemas.events import CloudEvent, EventFeedPage
 from services import metrics
 from services.api.auth import require_api_key
@@ -61,6 +62,14 @@ async def readyz(request: Request) -> Response:
     return JSONResponse(
         {"status": "ready" if required_ok else "not ready", "checks": checks}, 200 if required_ok else 503
     )
+
+
+@ops_router.get("/asyncapi.json", summary="AsyncAPI document of the published events")
+async def asyncapi(request: Request) -> dict[str, Any]:
+    """AsyncAPI 3.0: the Kafka topics (as configured here), each event type and its payload schema."""
+    settings = request.app.state.settings
+    topics = {name: getattr(settings, name) for name in ("topic_handoff", "topic_lifecycle", "topic_sla")}
+    return asyncapi_document(topics, request.app.version)
 
 
 @ops_router.get("/metrics", summary="Prometheus metrics", response_class=Response)

@@ -7,10 +7,14 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import sqlalchemy as sa
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
 
 from schemas.events import HandedOff, SlaClockEvent
 from services.db.engine import create_engine
@@ -78,6 +82,12 @@ async def test_lead_is_handed_off_and_a_missed_first_touch_breaches(
                 ),
                 timeout=30,
             )
+            lifecycle = await consume(
+                kafka.bootstrap,
+                [env["LEADROUTER_TOPIC_LIFECYCLE"]],
+                lambda got: len(got) >= 3,  # the agreement's activation, a stage change per lead
+            )
+            asyncapi = (await client.get("/asyncapi.json")).json()
             exposition = (await client.get("/metrics")).text
             late_detail = (await client.get(f"/v1/leads/{late['lead_id']}")).json()
             on_time_detail = (await client.get(f"/v1/leads/{on_time['lead_id']}")).json()
@@ -92,10 +102,28 @@ async def test_lead_is_handed_off_and_a_missed_first_touch_breaches(
         assert SlaClockEvent.model_validate(message["event"]["data"]).lead_id == message["key"]
     assert HandedOff.model_validate(handoff["data"]).rep_id == late["owner"]
     assert events == {(late["lead_id"], "breached"), (on_time["lead_id"], "met")}
+    published = handoffs + lifecycle + sla
+    assert {m["event"]["type"].removeprefix("com.leadrouter.") for m in published} == {
+        "lead.handed_off", "lead.stage_changed", "agreement.activated", "sla.breached", "sla.met",
+    }  # fmt: skip
+    assert_documented(asyncapi, published, env)
     assert 'leadrouter_sla_breaches_total{obligation="first_touch",queue="enterprise-dach"} 1.0' in exposition
     assert 'leadrouter_sla_met_total{obligation="first_touch",queue="enterprise-dach"} 1.0' in exposition
     assert late_detail["clocks"][0]["state"] == "breached"
     assert on_time_detail["clocks"][0]["state"] == "met"
+
+
+def assert_documented(asyncapi: dict[str, Any], published: list[dict[str, Any]], env: dict[str, str]) -> None:
+    """Every message read from Kafka is valid against the AsyncAPI document the service serves."""
+    registry = Registry().with_resource("urn:asyncapi", Resource.from_contents(asyncapi, DRAFT202012))
+    by_type = {message["name"]: name for name, message in asyncapi["components"]["messages"].items()}
+    addresses = {channel["address"]: channel for channel in asyncapi["channels"].values()}
+    assert set(addresses) == {env[f"LEADROUTER_TOPIC_{t}"] for t in ("HANDOFF", "LIFECYCLE", "SLA")}
+    for message in published:
+        name = by_type[message["event"]["type"]]
+        assert name in addresses[message["topic"]]["messages"]
+        schema = {"$ref": f"urn:asyncapi#/components/messages/{name}/payload"}
+        Draft202012Validator(schema, registry=registry).validate(message["event"])
 
 
 async def _post_until_cancelled(client: httpx.AsyncClient, acked: list[str]) -> None:

@@ -44,3 +44,35 @@ def test_openapi_describes_bodies_and_problems() -> None:
     activity = schema["paths"]["/v1/leads/{lead_id}/activities"]["post"]
     assert activity["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/ActivityIn")
     assert "FeedbackIn" in schema["components"]["schemas"]
+
+
+def test_every_route_is_in_the_api_reference() -> None:
+    schema = create_app(Settings()).openapi()
+    names = {"{lead_id}": "{id}", "{agreement_id}": "{id}", "{version}": "{n}"}
+    routes = []
+    for path, operations in schema["paths"].items():
+        for old, new in names.items():
+            path = path.replace(old, new)  # noqa: PLW2901
+        routes += [f"`{method.upper()} {path}" for method in operations]
+    assert routes
+    assert [route for route in routes if route not in README] == []
+
+
+def test_every_event_type_is_in_the_topic_reference() -> None:
+    import schemas.events as events  # noqa: PLC0415
+
+    types = [
+        value
+        for name, value in vars(events).items()
+        if name.isupper() and name != "TYPE_PREFIX" and str(value).startswith(events.TYPE_PREFIX)
+    ]
+    assert len(types) >= 5
+    assert [t for t in types if f"`{t}`" not in README] == []
+
+
+def test_openapi_describes_the_agreement_yaml_bodies() -> None:
+    schema = create_app(Settings()).openapi()
+    create = schema["paths"]["/v1/agreements"]["post"]
+    assert "application/yaml" in create["requestBody"]["content"]
+    assert {"409", "413", "415", "422"} <= set(create["responses"])
+    assert "line" in schema["components"]["schemas"]["FieldError"]["properties"]

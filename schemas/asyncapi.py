@@ -1,0 +1,88 @@
+"""The AsyncAPI 3.0 document of the events leadrouter publishes, built from the payload models.
+
+Served at ``GET /asyncapi.json``; topic names come from the settings, so the document describes the
+deployment that serves it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from schemas.events import (
+    AGREEMENT_ACTIVATED,
+    LEAD_HANDED_OFF,
+    LEAD_STAGE_CHANGED,
+    SLA_BREACHED,
+    SLA_MET,
+    AgreementActivated,
+    CloudEvent,
+    HandedOff,
+    SlaClockEvent,
+    StageChanged,
+)
+
+# (event type, payload model, the settings field naming its topic, what the Kafka key is)
+EVENTS: tuple[tuple[str, type[BaseModel], str, str], ...] = (
+    (LEAD_HANDED_OFF, HandedOff, "topic_handoff", "lead id"),
+    (LEAD_STAGE_CHANGED, StageChanged, "topic_lifecycle", "lead id"),
+    (AGREEMENT_ACTIVATED, AgreementActivated, "topic_lifecycle", "agreement id"),
+    (SLA_BREACHED, SlaClockEvent, "topic_sla", "lead id"),
+    (SLA_MET, SlaClockEvent, "topic_sla", "lead id"),
+)
+
+
+def _message_name(event_type: str) -> str:
+    return event_type.rpartition(".")[0].rpartition(".")[2] + "_" + event_type.rpartition(".")[2]
+
+
+def asyncapi_document(topics: dict[str, str], version: str) -> dict[str, Any]:
+    """AsyncAPI 3.0 for ``topics`` (settings field -> topic name): channels, messages, send operations."""
+    schemas: dict[str, Any] = {}
+    messages: dict[str, Any] = {}
+    channels: dict[str, Any] = {}
+    for event_type, model, topic_field, key in EVENTS:
+        name = _message_name(event_type)
+        envelope = CloudEvent.model_json_schema(ref_template="#/components/schemas/{model}")
+        envelope["properties"]["type"] = {"const": event_type}
+        envelope["properties"]["data"] = {"$ref": f"#/components/schemas/{model.__name__}"}
+        schemas[model.__name__] = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas[f"{name}_event"] = envelope
+        messages[name] = {
+            "name": event_type,
+            "title": model.__doc__.strip().splitlines()[0] if model.__doc__ else event_type,
+            "contentType": "application/json",
+            "payload": {"$ref": f"#/components/schemas/{name}_event"},
+            "bindings": {"kafka": {"key": {"type": "string", "description": f"The {key}"}}},
+        }
+        channel = channels.setdefault(
+            topic_field,
+            {
+                "address": topics[topic_field],
+                "messages": {},
+                "description": f"Kafka topic {topics[topic_field]}",
+            },
+        )
+        channel["messages"][name] = {"$ref": f"#/components/messages/{name}"}
+    operations = {
+        f"publish_{field}": {
+            "action": "send",
+            "channel": {"$ref": f"#/channels/{field}"},
+            "messages": [{"$ref": f"#/channels/{field}/messages/{m}"} for m in channel["messages"]],
+        }
+        for field, channel in channels.items()
+    }
+    return {
+        "asyncapi": "3.0.0",
+        "info": {
+            "title": "leadrouter events",
+            "version": version,
+            "description": "CloudEvents 1.0 (structured JSON), published at least once from the outbox: "
+            "deduplicate on the event id.",
+        },
+        "defaultContentType": "application/json",
+        "channels": channels,
+        "operations": operations,
+        "components": {"messages": messages, "schemas": schemas},
+    }
