@@ -113,6 +113,29 @@ def test_stages_never_move_backwards(current: str, evaluated: str, asserted: str
         assert after != DISQUALIFIED
 
 
+@pytest.mark.parametrize(
+    ("current", "evaluated", "asserted", "after"),
+    [
+        ("new", "engaged", None, "engaged"),
+        ("engaged", "mql", None, "mql"),
+        ("mql", "sql", None, "sql"),
+        ("new", "sql", None, "sql"),  # stages can be skipped forward
+        ("sql", "engaged", None, "sql"),  # a stricter agreement or faded engagement never demotes
+        ("mql", "new", None, "mql"),
+        ("new", DISQUALIFIED, None, DISQUALIFIED),
+        ("engaged", DISQUALIFIED, None, DISQUALIFIED),
+        ("mql", DISQUALIFIED, None, "mql"),  # disqualifiers apply before MQL only
+        (DISQUALIFIED, "sql", None, DISQUALIFIED),  # only a source's assertion brings it back
+        (DISQUALIFIED, "new", "mql", "mql"),
+        ("new", "engaged", "mql", "mql"),  # an asserted stage is a floor
+        ("sql", "new", "mql", "sql"),
+        ("new", "new", DISQUALIFIED, DISQUALIFIED),
+    ],
+)
+def test_each_stage_transition(current: str, evaluated: str, asserted: str | None, after: str) -> None:
+    assert advance(current, evaluated, asserted) == after
+
+
 def test_reached() -> None:
     assert reached("sql", "mql")
     assert not reached("engaged", "mql")
