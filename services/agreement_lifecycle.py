@@ -75,6 +75,15 @@ def _not_found(agreement_id: str, version: int | None = None) -> DomainError:
     return DomainError(404, "agreement-not-found", "Agreement not found", f"no {what}")
 
 
+async def _locked(conn: AsyncConnection, agreement_id: str, version: int) -> tuple[dict[int, Row], Row]:
+    """Every version of the agreement (locked), and the one asked for (404 if there is none)."""
+    versions = await store.lock_versions(conn, agreement_id)
+    target = versions.get(version)
+    if target is None:
+        raise _not_found(agreement_id, version)
+    return versions, target
+
+
 class AgreementLifecycle:
     """Create, list, show, diff, activate and retire agreement versions (one transaction each).
 
@@ -164,10 +173,7 @@ class AgreementLifecycle:
     async def activate(self, agreement_id: str, version: int) -> Row:
         """Make ``version`` the one active version (retiring the previous one); 422 unless it is valid."""
         async with self.uow.transaction() as conn:
-            versions = await store.lock_versions(conn, agreement_id)
-            target = versions.get(version)
-            if target is None:
-                raise _not_found(agreement_id, version)
+            versions, target = await _locked(conn, agreement_id, version)
             if target["status"] == "active":
                 return target
             check = check_agreement(target["source"], f"{agreement_id}@{version}")
@@ -210,10 +216,7 @@ class AgreementLifecycle:
     async def retire(self, agreement_id: str, version: int) -> Row:
         """Retire a draft or an active version (409 for the active version this service runs on)."""
         async with self.uow.transaction() as conn:
-            versions = await store.lock_versions(conn, agreement_id)
-            target = versions.get(version)
-            if target is None:
-                raise _not_found(agreement_id, version)
+            _versions, target = await _locked(conn, agreement_id, version)
             if target["status"] == "retired":
                 return target
             if target["status"] == "active" and agreement_id == self.running_id:
