@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from router.calendars import WorkingCalendar
 from router.rules.compiler import (
     ANY,
     BOOL,
@@ -29,7 +30,7 @@ from router.rules.compiler import (
 )
 from router.rules.syntax import Name, RuleSyntaxError, parse, walk
 from router.stages import DISQUALIFIED, advance
-from schemas.agreement import AgreementDocument, Persona
+from schemas.agreement import AgreementDocument, Persona, Rep
 from schemas.vocabulary import ACTIVITY_TYPES
 
 PROFILE_TYPES: dict[str, str] = {
@@ -102,6 +103,14 @@ class Qualification:
     engagement_score: int
     stage: str
     fired: tuple[FiredRule, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class QueuePlan:
+    """How a queue assigns: its strategy and its members with their weights, in queue order."""
+
+    strategy: str
+    members: tuple[tuple[str, int], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,7 +245,12 @@ class CompiledAgreement:
         self._qualify = _qualify_function(document)
         self._route = _route_function(document)
         _check_other_expressions(document)
-        self._reps = {q.id: tuple(rep.id for rep in q.reps) for q in document.queues}
+        self.queue_plans = {
+            q.id: QueuePlan(q.strategy, tuple((rep.id, rep.weight) for rep in q.reps))
+            for q in document.queues
+        }
+        self.reps: dict[str, Rep] = {rep.id: rep for q in document.queues for rep in q.reps}
+        self.calendars = {c.id: WorkingCalendar(c) for c in document.calendars}
         self.handoff_stage: str = document.handoff.stage
         self.fallback_queue: str = document.handoff.fallback_queue
         self.first_touch_within: timedelta = document.obligations.first_touch.within
@@ -256,9 +270,10 @@ class CompiledAgreement:
         choice: RouteChoice = self._route(facts, now)
         return choice
 
-    def reps_of(self, queue: str) -> tuple[str, ...]:
-        """The queue's reps in rotation order."""
-        return self._reps[queue]
+    def calendar_of(self, rep_id: str) -> WorkingCalendar | None:
+        """The working calendar of a rep of this agreement (``None``: always working)."""
+        rep = self.reps.get(rep_id)
+        return self.calendars[rep.calendar] if rep is not None and rep.calendar is not None else None
 
     @property
     def source(self) -> str:

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 FIRST_TOUCH = "first_touch"
 TOUCH_OUTCOMES: frozenset[str] = frozenset({"touched", "meeting_booked", "converted"})
+CLOSING_OUTCOMES: frozenset[str] = frozenset({"converted", "disqualified", "rejected"})
 
 
 def due_at(started_at: datetime, within: timedelta) -> datetime:
@@ -18,3 +19,8 @@ def due_at(started_at: datetime, within: timedelta) -> datetime:
 def fulfils_first_touch(outcome: str) -> bool:
     """Whether a feedback outcome counts as the first touch of a lead."""
     return outcome in TOUCH_OUTCOMES
+
+
+def closes_lead(outcome: str) -> bool:
+    """Whether a feedback outcome ends the rep's work on a lead (it leaves the rep's open count)."""
+    return outcome in CLOSING_OUTCOMES

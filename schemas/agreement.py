@@ -276,19 +276,37 @@ class SpecialCase(_Strict):
 
 
 class Rep(_Strict):
-    """A sales rep, member of a queue."""
+    """A sales rep, member of a queue: share of the queue, capacity, working hours.
+
+    Capacity and availability belong to the person: a rep in several queues has one count of open
+    leads and of new leads per day across them.
+    """
 
     id: RuleId
     name: str = Field(min_length=1, max_length=200)
+    weight: int = Field(default=1, ge=1, le=100, description="Share in weighted round robin")
+    max_open_leads: int | None = Field(default=None, ge=1, description="Assigned and not yet closed")
+    max_new_per_day: int | None = Field(default=None, ge=1, description="Per day in the rep's time zone")
+    calendar: RuleId | None = Field(default=None, description="Working hours; none = always")
+    active: bool = True
+
+
+Strategy = Literal["round_robin", "weighted_round_robin", "least_loaded"]
 
 
 class Queue(_Strict):
-    """A sales queue: the leads it takes (``when``; none = any) and its reps, in rotation order."""
+    """A sales queue: the leads it takes (``when``; none = any), its reps and how it picks one."""
 
     id: RuleId
     description: Text = ""
     when: Expression | None = None
+    strategy: Strategy = "round_robin"
     reps: list[Rep] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _reps_unique(self) -> Queue:
+        _unique(f"queue {self.id}: rep", [rep.id for rep in self.reps])
+        return self
 
 
 class Calendar(_Strict):
@@ -391,6 +409,11 @@ class AgreementDocument(_Strict):
                 and deadline.calendar not in calendar_ids
             ):
                 raise ValueError(f"obligations.{name}.calendar: '{deadline.calendar}' is not a calendar id")
+        for each in self.queues:
+            for rep in each.reps:
+                if rep.calendar is not None and rep.calendar not in calendar_ids:
+                    raise ValueError(f"queue {each.id}, rep {rep.id}: '{rep.calendar}' is not a calendar id")
+        _same_rep_everywhere(self.queues)
         if self.valid_from and self.valid_to and self.valid_from > self.valid_to:
             raise ValueError("valid_from is after valid_to")
         return self
@@ -399,6 +422,20 @@ class AgreementDocument(_Strict):
     def version_label(self) -> str:
         """``id@version``: what a decision records as the agreement that made it."""
         return f"{self.id}@{self.version}"
+
+
+def _same_rep_everywhere(queues: list[Queue]) -> None:
+    """A rep in several queues is one person: name, capacity, calendar and active flag must agree."""
+    seen: dict[str, tuple[str, Rep]] = {}
+    for queue in queues:
+        for rep in queue.reps:
+            person = rep.model_copy(update={"weight": 1})
+            if rep.id in seen and seen[rep.id][1] != person:
+                raise ValueError(
+                    f"rep {rep.id} is described differently in queues {seen[rep.id][0]} and {queue.id} "
+                    "(only the weight may differ per queue)"
+                )
+            seen.setdefault(rep.id, (queue.id, person))
 
 
 def _unique(kind: str, ids: list[str]) -> None:
@@ -419,5 +456,6 @@ __all__ = [
     "Queue",
     "Rep",
     "Stage",
+    "Strategy",
     "TestCase",
 ]

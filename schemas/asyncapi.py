@@ -14,6 +14,7 @@ from schemas.events import (
     AGREEMENT_ACTIVATED,
     LEAD_HANDED_OFF,
     LEAD_STAGE_CHANGED,
+    LEAD_UNASSIGNED,
     SLA_BREACHED,
     SLA_MET,
     AgreementActivated,
@@ -21,11 +22,13 @@ from schemas.events import (
     HandedOff,
     SlaClockEvent,
     StageChanged,
+    Unassigned,
 )
 
 # (event type, payload model, the settings field naming its topic, what the Kafka key is)
 EVENTS: tuple[tuple[str, type[BaseModel], str, str], ...] = (
     (LEAD_HANDED_OFF, HandedOff, "topic_handoff", "lead id"),
+    (LEAD_UNASSIGNED, Unassigned, "topic_handoff", "lead id"),
     (LEAD_STAGE_CHANGED, StageChanged, "topic_lifecycle", "lead id"),
     (AGREEMENT_ACTIVATED, AgreementActivated, "topic_lifecycle", "agreement id"),
     (SLA_BREACHED, SlaClockEvent, "topic_sla", "lead id"),

@@ -16,6 +16,7 @@ TYPE_PREFIX = "com.leadrouter."
 
 LEAD_STAGE_CHANGED = TYPE_PREFIX + "lead.stage_changed"
 LEAD_HANDED_OFF = TYPE_PREFIX + "lead.handed_off"
+LEAD_UNASSIGNED = TYPE_PREFIX + "lead.unassigned"
 SLA_BREACHED = TYPE_PREFIX + "sla.breached"
 SLA_MET = TYPE_PREFIX + "sla.met"
 AGREEMENT_ACTIVATED = TYPE_PREFIX + "agreement.activated"
@@ -62,6 +63,23 @@ class HandedOff(BaseModel):
     engagement_score: int
     agreement_version: str
     first_touch_due_at: datetime
+
+
+class SkippedRep(BaseModel):
+    """A rep the assignment passed over, and why (out of office, at capacity ...)."""
+
+    rep_id: str
+    reason: str
+
+
+class Unassigned(BaseModel):
+    """``lead.unassigned``: routed to a queue where nobody can take it now; it waits there."""
+
+    lead_id: str
+    queue: str
+    strategy: str
+    skipped: list[SkippedRep]
+    agreement_version: str
 
 
 class SlaClockEvent(BaseModel):

@@ -127,11 +127,13 @@ class Accepted(BaseModel):
 
 
 class FiredRule(BaseModel):
-    """A rule that contributed to a decision."""
+    """A rule that contributed to a decision (kinds: fit, engagement, disqualifier, stage, source, route,
+    assign), or a rep the assignment skipped (``skipped.<rep>``, with the reason in ``detail``)."""
 
     rule: str
     kind: str
     points: int
+    detail: str | None = None
 
 
 class ClockOut(BaseModel):

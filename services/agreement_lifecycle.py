@@ -34,6 +34,7 @@ from services.agreements import (
     read_header,
 )
 from services.db import agreement_versions as store
+from services.db import rep_load
 from services.db import repositories as repo
 from services.db.uow import UnitOfWork
 from services.errors import DomainError
@@ -194,7 +195,7 @@ class AgreementLifecycle:
             await store.set_status(conn, agreement_id, previous["version"], "retired", now)
         await store.set_status(conn, agreement_id, version, "active", now)
         if agreement_id == self.running_id:
-            await repo.sync_roster(conn, roster_of(agreement), now)
+            await rep_load.sync_roster(conn, roster_of(agreement), now)
         data = {
             "agreement_id": agreement_id, "version": version, "agreement_version": agreement.version,
             "previous_version": previous["version"] if previous is not None else None,

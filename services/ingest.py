@@ -18,13 +18,14 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from router.agreement import CompiledAgreement, lead_facts
-from router.assignment import round_robin
+from router.assignment import Assignment
 from router.engagement import record_activity, weights_at
-from router.sla import FIRST_TOUCH, due_at, fulfils_first_touch
+from router.sla import FIRST_TOUCH, closes_lead, due_at, fulfils_first_touch
 from router.stages import reached
-from schemas.events import LEAD_HANDED_OFF, LEAD_STAGE_CHANGED, SLA_MET
+from schemas.events import LEAD_HANDED_OFF, LEAD_STAGE_CHANGED, LEAD_UNASSIGNED, SLA_MET
 from schemas.leads import ActivityIn, FeedbackIn, LeadIn
 from services.agreement_lifecycle import ActiveAgreement
+from services.assignment import BatchAssigner
 from services.db import repositories as repo
 from services.errors import DomainError
 from services.events import clock_event_data, outbox_row
@@ -87,20 +88,21 @@ class BatchEffects:
 
     transitions: list[tuple[str, str]] = field(default_factory=list)
     handoffs: list[str] = field(default_factory=list)
+    unassigned: list[str] = field(default_factory=list)
     clocks_met: list[tuple[str, str]] = field(default_factory=list)
     outbox_rows: int = 0
 
 
 @dataclass(slots=True)
 class _Handoff:
-    """A handoff whose rep is chosen once the queue's turns for the batch are reserved."""
+    """A lead routed to a queue; its rep is chosen once the batch's rep loads are read."""
 
     queue: str
-    index: int  # position among this batch's handoffs to the queue
     lead: _Lead
     decision: dict[str, Any]
-    event_data: dict[str, Any]
+    event: dict[str, Any]  # its outbox row, in place: lead.handed_off, or lead.unassigned if nobody is free
     clock: dict[str, Any]
+    cause: str
     rep: str | None = None
 
 
@@ -163,6 +165,7 @@ class _Run:
         self.clocks: list[dict[str, Any]] = []
         self.clock_closures: list[dict[str, Any]] = []
         self.handoffs: dict[str, list[_Handoff]] = defaultdict(list)
+        self.closing: list[_Lead] = []  # leads closed by feedback: off their owner's open count
         self.events: list[tuple[_Pending, dict[str, Any]]] = []
         self.effects = BatchEffects()
         self._replies: dict[int, Reply] = {}
@@ -266,6 +269,7 @@ class _Run:
                 "updated_at": self.now,
                 "engagement_weights": {},
                 "engagement_as_of": None,
+                "closed_at": None,
             }
             lead = _Lead(row, is_new=True)
             self._remember(lead)
@@ -306,6 +310,9 @@ class _Run:
                     and self.now <= clock["due_at"]
                 ):
                     self._meet(clock)
+        if closes_lead(command.body.outcome) and lead.row["closed_at"] is None:
+            lead.row["closed_at"] = self.now
+            self.closing.append(lead)
         lead.row["updated_at"] = self.now
         return self._pending(command, lead, "recorded", 202)
 
@@ -404,12 +411,11 @@ class _Run:
             "rep_id": None, "fit_score": row["fit_score"], "engagement_score": row["engagement_score"],
             "agreement_version": self.agreement.version, "first_touch_due_at": due.isoformat(),
         }  # fmt: skip
-        self.outbox.append(
-            outbox_row(
-                topic=self.settings.topic_handoff, event_type=LEAD_HANDED_OFF, cause=cause,
-                subject=lead_id, data=data, at=self.now,
-            )
+        event = outbox_row(
+            topic=self.settings.topic_handoff, event_type=LEAD_HANDED_OFF, cause=cause,
+            subject=lead_id, data=data, at=self.now,
         )  # fmt: skip
+        self.outbox.append(event)
         clock = {
             "id": uuid7(), "lead_id": row["id"], "obligation": FIRST_TOUCH, "queue": choice.queue,
             "rep_id": None, "state": "open", "started_at": self.now, "due_at": due, "closed_at": None,
@@ -417,24 +423,55 @@ class _Run:
         }  # fmt: skip
         self.clocks.append(clock)
         self.open_clocks[row["id"]].append(clock)
-        queue_handoffs = self.handoffs[choice.queue]
-        lead.handoff = _Handoff(choice.queue, len(queue_handoffs), lead, decision, data, clock)
-        queue_handoffs.append(lead.handoff)
-        self.effects.handoffs.append(choice.queue)
+        lead.handoff = _Handoff(choice.queue, lead, decision, event, clock, cause)
+        self.handoffs[choice.queue].append(lead.handoff)
 
     async def _assign_reps(self) -> None:
-        counts = {queue: len(handoffs) for queue, handoffs in self.handoffs.items()}
-        first_turns = await repo.take_turns(self.conn, counts, self.now)
+        owners = [lead.row["owner"] for lead in self.closing if lead.row["owner"]]
+        if not self.handoffs and not owners:
+            return
+        assigner = BatchAssigner(self.conn, self.agreement, self.now)
+        await assigner.load(list(self.handoffs), owners)
         for queue, handoffs in self.handoffs.items():
-            members = self.agreement.reps_of(queue)
             for handoff in handoffs:
-                rep = round_robin(members, first_turns[queue] + handoff.index)
-                handoff.rep = rep
-                handoff.lead.row["owner"] = rep
-                handoff.decision["owner"] = rep
-                handoff.decision["explanation"].append({"rule": f"rep.{rep}", "kind": "assign", "points": 0})
-                handoff.event_data["rep_id"] = rep
-                handoff.clock["rep_id"] = rep
+                self._record_assignment(handoff, assigner.assign(queue))
+        for lead in self.closing:
+            if lead.owner is not None:
+                assigner.release(lead.owner)
+        await assigner.save()
+
+    def _record_assignment(self, handoff: _Handoff, assignment: Assignment) -> None:
+        rep, strategy = assignment.rep_id, assignment.strategy
+        explanation = handoff.decision["explanation"]
+        explanation += [
+            {"rule": f"skipped.{skipped}", "kind": "assign", "points": 0, "detail": reason}
+            for skipped, reason in assignment.skipped
+        ]
+        handoff.decision["owner"] = handoff.clock["rep_id"] = rep
+        if rep is not None:
+            handoff.rep = handoff.lead.row["owner"] = rep
+            handoff.event["event"]["data"]["rep_id"] = rep
+            explanation.append(
+                {"rule": f"rep.{rep}", "kind": "assign", "points": 0, "detail": assignment.strategy}
+            )
+            self.effects.handoffs.append(handoff.queue)
+            return
+        lead_id = str(handoff.lead.row["id"])
+        data = {
+            "lead_id": lead_id, "queue": handoff.queue, "strategy": strategy,
+            "skipped": [{"rep_id": r, "reason": why} for r, why in assignment.skipped],
+            "agreement_version": self.agreement.version,
+        }  # fmt: skip
+        handoff.event.update(
+            outbox_row(
+                topic=self.settings.topic_handoff, event_type=LEAD_UNASSIGNED, cause=handoff.cause,
+                subject=lead_id, data=data, at=self.now,
+            )
+        )  # fmt: skip
+        explanation.append(
+            {"rule": "unassigned", "kind": "assign", "points": 0, "detail": assignment.strategy}
+        )
+        self.effects.unassigned.append(handoff.queue)
 
     # --- replies and writes ---------------------------------------------------------------------
 

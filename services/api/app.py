@@ -24,7 +24,7 @@ from services.api.routes_leads import router as leads_router
 from services.api.routes_ops import feed_router, ops_router
 from services.api.runtime import Committer, Runtime
 from services.clock import utcnow
-from services.db import repositories as repo
+from services.db import rep_load
 from services.db.engine import create_engine
 from services.db.uow import UnitOfWork
 from services.errors import DomainError
@@ -45,7 +45,7 @@ async def sync_roster(uow: UnitOfWork, agreement: CompiledAgreement) -> None:
     for attempt in range(3):
         try:
             async with uow.transaction() as conn:
-                await repo.sync_roster(conn, roster_of(agreement), utcnow())
+                await rep_load.sync_roster(conn, roster_of(agreement), utcnow())
         except IntegrityError:  # another worker synced at the same moment
             if attempt == 2:
                 raise
@@ -64,6 +64,8 @@ def _batch_recorder(relay: OutboxRelay | None) -> Callable[[BatchReport], None]:
             metrics.STAGE_TRANSITIONS.labels(from_stage, to_stage).inc()
         for queue in report.handoffs:
             metrics.HANDOFFS.labels(queue).inc()
+        for queue in report.unassigned:
+            metrics.UNASSIGNED.labels(queue).inc()
         for queue, obligation in report.clocks_met:
             metrics.SLA_MET.labels(queue, obligation).inc()
         if relay is not None and report.outbox_rows:

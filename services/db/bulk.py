@@ -11,11 +11,10 @@ PostgreSQL.
 from __future__ import annotations
 
 import functools
-import itertools
 import operator
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
@@ -82,6 +81,8 @@ def _encoder(column: sa.Column[Any], dialect: str) -> Encoder:
             return _sqlite_datetime
         if isinstance(kind, sa.Boolean):
             return _sqlite_bool
+        if isinstance(kind, sa.Date):
+            return _sqlite_date
         return _same
     return _aware if isinstance(kind, UTCDateTime) else _same
 
@@ -176,6 +177,14 @@ def _decode_pg_datetime(value: datetime | None) -> datetime | None:
     return None if value is None else value.astimezone(UTC)
 
 
+def _decode_sqlite_date(value: str | None) -> date | None:
+    return None if value is None else date.fromisoformat(value)
+
+
+def _sqlite_date(value: date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
 def _decoder(column: sa.Column[Any], dialect: str) -> Decoder:
     kind = column.type
     is_json = isinstance(kind, sa.JSON) or isinstance(getattr(kind, "impl", None), sa.JSON)
@@ -188,6 +197,8 @@ def _decoder(column: sa.Column[Any], dialect: str) -> Decoder:
             return _decode_sqlite_datetime
         if isinstance(kind, sa.Boolean):
             return _decode_sqlite_bool
+        if isinstance(kind, sa.Date):
+            return _decode_sqlite_date
         return _same
     if isinstance(kind, sa.Uuid):
         return _decode_pg_uuid
@@ -302,24 +313,3 @@ def insert_columns(table: sa.Table) -> list[str]:
 def encode_datetime(value: datetime, dialect: str) -> Any:
     """A timestamp as the driver of ``dialect`` takes it (SQLAlchemy's own SQLite text format)."""
     return _sqlite_datetime(value) if dialect == "sqlite" else _aware(value)
-
-
-@functools.cache
-def turns_statement(queue_count: int, dialect: str) -> str:
-    """``UPDATE queues`` adding a per-queue count to ``turns_taken`` for ``queue_count`` queues.
-
-    Parameters: (queue, count) pairs, then ``updated_at``, then the queue ids again.
-    """
-    numbers = itertools.count(1)
-
-    def mark() -> str:
-        return f"${next(numbers)}" if dialect == "postgresql" else "?"
-
-    cast = "::bigint" if dialect == "postgresql" else ""  # PostgreSQL cannot infer a CASE result's type
-    cases = " ".join(f"WHEN {mark()} THEN {mark()}{cast}" for _ in range(queue_count))
-    updated = mark()
-    ids = ", ".join(mark() for _ in range(queue_count))
-    return (
-        f"UPDATE queues SET turns_taken = turns_taken + CASE id {cases} END, updated_at = {updated} "  # noqa: S608
-        f"WHERE id IN ({ids}) RETURNING id, turns_taken"
-    )

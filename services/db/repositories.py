@@ -14,12 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.db.bulk import (
     STATEMENTS,
     BulkSelect,
-    encode_datetime,
-    fetch_driver,
     insert_columns,
-    turns_statement,
 )
-from services.db.tables import decisions, lead_events, leads, outbox, queues, reps, sla_clocks
+from services.db.tables import decisions, lead_events, leads, outbox, sla_clocks
 
 Row = dict[str, Any]
 _CHUNK = 500  # keeps IN lists and executemany batches well under driver limits
@@ -94,6 +91,7 @@ async def leads_by_id(conn: AsyncConnection, ids: Sequence[uuid.UUID], *, lock: 
 _LEAD_MUTABLE = (
     "email", "company", "profile", "activity_counts", "stage", "fit_score", "engagement_score", "queue",
     "owner", "agreement_version", "last_activity_at", "updated_at", "engagement_weights", "engagement_as_of",
+    "closed_at",
 )  # fmt: skip
 
 
@@ -127,56 +125,6 @@ async def insert_outbox(conn: AsyncConnection, rows: list[Row]) -> None:
 async def insert_clocks(conn: AsyncConnection, rows: list[Row]) -> None:
     """Start SLA clocks."""
     await insert_rows(conn, sla_clocks, rows)
-
-
-# --- queues and rotation ------------------------------------------------------------------------
-
-
-async def take_turns(conn: AsyncConnection, counts: dict[str, int], now: datetime) -> dict[str, int]:
-    """Reserve ``counts[queue]`` consecutive rotation turns of each queue; returns each first turn.
-
-    One atomic ``UPDATE ... RETURNING`` for all queues: concurrent transactions (other replicas) wait
-    on the row locks, so no two leads ever get the same turn and no turn is lost. Rows are locked in
-    primary-key order, the same in every transaction.
-    """
-    if not counts:
-        return {}
-    ordered = sorted(counts)
-    statement = turns_statement(len(ordered), conn.dialect.name)
-    params: list[Any] = []
-    for queue in ordered:
-        params += [queue, counts[queue]]
-    params += [encode_datetime(now, conn.dialect.name), *ordered]
-    rows = await fetch_driver(conn, statement, params)  # (id, turns_taken) each
-    ends = {str(row[0]): int(row[1]) for row in rows}
-    if set(ends) != set(ordered):
-        raise LookupError(f"unknown queue(s): {sorted(set(ordered) - set(ends))}")
-    return {queue: ends[queue] - counts[queue] for queue in ordered}
-
-
-async def sync_roster(
-    conn: AsyncConnection, roster: dict[str, tuple[str, list[tuple[str, str]]]], now: datetime
-) -> None:
-    """Make the queues/reps tables match the agreement; rotation counters of kept queues survive."""
-    existing = set((await conn.execute(sa.select(queues.c.id))).scalars())
-    for queue_id, (description, members) in roster.items():
-        if queue_id in existing:
-            await conn.execute(
-                queues.update().where(queues.c.id == queue_id).values(description=description, updated_at=now)
-            )
-        else:
-            await conn.execute(
-                queues.insert().values(id=queue_id, description=description, turns_taken=0, updated_at=now)
-            )
-        await conn.execute(reps.delete().where(reps.c.queue_id == queue_id))
-        if members:
-            await conn.execute(
-                reps.insert(),
-                [
-                    {"id": rep_id, "queue_id": queue_id, "name": name, "position": index, "active": True}
-                    for index, (rep_id, name) in enumerate(members)
-                ],
-            )
 
 
 # --- SLA clocks ---------------------------------------------------------------------------------

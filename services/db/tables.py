@@ -66,6 +66,7 @@ leads = sa.Table(
     # Decayed engagement per activity type as of engagement_as_of (router.engagement).
     sa.Column("engagement_weights", _json(), nullable=False, server_default=sa.text("'{}'")),
     sa.Column("engagement_as_of", UTCDateTime()),
+    sa.Column("closed_at", UTCDateTime()),  # converted, disqualified or rejected: off the owner's load
     sa.UniqueConstraint("source", "external_id"),
     sa.Index(None, "email"),
 )
@@ -149,7 +150,6 @@ queues = sa.Table(
     metadata,
     sa.Column("id", sa.String(64), primary_key=True),
     sa.Column("description", sa.String(500), nullable=False, server_default=""),
-    sa.Column("turns_taken", sa.BigInteger(), nullable=False, server_default="0"),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
 )
 
@@ -161,6 +161,20 @@ reps = sa.Table(
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("position", sa.Integer(), nullable=False),
     sa.Column("active", sa.Boolean(), nullable=False, server_default=sa.true()),
+    # Smooth weighted round robin credit of this membership (router.assignment).
+    sa.Column("credit", sa.BigInteger(), nullable=False, server_default="0"),
+)
+
+rep_states = sa.Table(
+    "rep_states",
+    metadata,
+    sa.Column("rep_id", sa.String(64), primary_key=True),
+    sa.Column("open_leads", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("new_today", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("new_on", sa.Date()),  # the rep's local day new_today counts
+    sa.Column("out_of_office_until", UTCDateTime()),
+    sa.Column("out_of_office_reason", sa.String(200)),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
 )
 
 agreement_versions = sa.Table(

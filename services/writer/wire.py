@@ -30,14 +30,16 @@ class BatchReport:
     handoffs: list[str] = field(default_factory=list)
     clocks_met: list[tuple[str, str]] = field(default_factory=list)
     outbox_rows: int = 0
+    unassigned: list[str] = field(default_factory=list)
 
     @classmethod
     def of(cls, replies: list[Reply | DomainError], effects: BatchEffects, size: int) -> BatchReport:
         """Summarise a batch's replies and effects."""
         outcomes = Counter((r.source, r.kind, r.outcome) for r in replies if isinstance(r, Reply))
         return cls(
-            size, outcomes, effects.transitions, effects.handoffs, effects.clocks_met, effects.outbox_rows
-        )
+            size, outcomes, effects.transitions, effects.handoffs, effects.clocks_met, effects.outbox_rows,
+            effects.unassigned,
+        )  # fmt: skip
 
 
 def encode_request(request_id: int, request: IngestRequest) -> bytes:
@@ -81,6 +83,7 @@ def encode_report(report: BatchReport) -> bytes:
         "handoffs": report.handoffs,
         "clocks_met": report.clocks_met,
         "outbox_rows": report.outbox_rows,
+        "unassigned": report.unassigned,
     }
     return orjson.dumps({"report": body}) + b"\n"
 
@@ -98,6 +101,7 @@ def decode_message(line: bytes) -> tuple[int, Reply | DomainError] | BatchReport
             body["handoffs"],
             [tuple(c) for c in body["clocks_met"]],
             body["outbox_rows"],
+            body["unassigned"],
         )
     if "ready" in message:
         return None

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from services.db import rep_load
 from services.db import repositories as repo
-from services.db.tables import leads, sla_clocks
+from services.db.tables import leads, reps, sla_clocks
 from services.db.uow import UnitOfWork
 from services.events import outbox_row
 from services.settings import Settings
@@ -26,7 +27,7 @@ def _lead(n: int) -> dict[str, Any]:
         "company": None, "profile": {}, "activity_counts": {}, "stage": "mql", "fit_score": 0,
         "engagement_score": 0, "queue": "q", "owner": "r", "agreement_version": "t@1",
         "last_activity_at": None, "created_at": T0, "updated_at": T0, "engagement_weights": {},
-        "engagement_as_of": None,
+        "engagement_as_of": None, "closed_at": None,
     }  # fmt: skip
 
 
@@ -39,7 +40,7 @@ def _clock(lead_id: uuid.UUID, due: datetime) -> dict[str, Any]:
 
 async def _seed_queue(uow: UnitOfWork) -> None:
     async with uow.transaction() as conn:
-        await repo.sync_roster(conn, {"q": ("test queue", [("r1", "One"), ("r2", "Two")])}, T0)
+        await rep_load.sync_roster(conn, {"q": ("test queue", [("r1", "One"), ("r2", "Two")])}, T0)
 
 
 async def test_times_round_trip_as_aware_utc(uow: UnitOfWork) -> None:
@@ -156,26 +157,54 @@ async def test_a_lead_locked_by_the_first_statement_stays_locked(db_url: str, uo
     assert lead["activity_counts"] == {"a": 2}
 
 
-async def test_concurrent_turn_reservations_never_overlap(db_url: str, uow: UnitOfWork) -> None:
+async def test_concurrent_rep_load_updates_are_never_lost(db_url: str, uow: UnitOfWork) -> None:
+    """Replicas lock credits and rep states before changing them: every increment counts."""
     await _seed_queue(uow)
     # Separate engines = separate connections, as several replicas would have.
     from services.db.engine import create_engine  # noqa: PLC0415
 
     engines = [create_engine(Settings(database_url=db_url)) for _ in range(4)]
 
-    async def reserve(engine_index: int, count: int) -> list[int]:
-        taken: list[int] = []
+    async def assign_some(engine_index: int, count: int) -> None:
         for _ in range(10):
             async with UnitOfWork(engines[engine_index]).transaction() as conn:
-                first = (await repo.take_turns(conn, {"q": count}, T0))["q"]
-                taken.extend(range(first, first + count))
-        return taken
+                credits = await rep_load.lock_credits(conn, ["q"])
+                (state,) = (await rep_load.lock_rep_states(conn, ["r1"])).values()
+                await asyncio.sleep(0)  # let the other replicas try to interleave
+                await rep_load.save_credits(conn, {("q", "r1"): credits[("q", "r1")] + count})
+                state.update(open_leads=state["open_leads"] + count, updated_at=T0)
+                await rep_load.save_rep_states(conn, [state])
 
-    results = await asyncio.gather(*(reserve(i, i + 1) for i in range(4)))
-    for engine in engines:
-        await engine.dispose()
-    turns = sorted(t for result in results for t in result)
-    assert turns == list(range(10 * (1 + 2 + 3 + 4)))  # every turn once, none lost
+    try:
+        await asyncio.gather(*(assign_some(i, i + 1) for i in range(4)))
+    finally:
+        for engine in engines:
+            await engine.dispose()
+    async with uow.read() as conn:
+        credits = await rep_load.lock_credits(conn, ["q"])
+        states = await rep_load.lock_rep_states(conn, ["r1", "r2"])
+    assert credits == {("q", "r1"): 100, ("q", "r2"): 0}  # 10 x (1 + 2 + 3 + 4)
+    assert states["r1"]["open_leads"] == 100
+    assert states["r2"]["open_leads"] == 0
+
+
+async def test_roster_sync_keeps_credits_and_load_and_deactivates_dropped_members(uow: UnitOfWork) -> None:
+    await _seed_queue(uow)
+    async with uow.transaction() as conn:
+        await rep_load.save_credits(conn, {("q", "r1"): 7})
+        await rep_load.save_rep_states(
+            conn, [{"rep_id": "r1", "open_leads": 3, "new_today": 1, "new_on": T0.date(), "updated_at": T0}]
+        )
+        await rep_load.sync_roster(
+            conn, {"q": ("renamed", [("r1", "One")]), "p": ("", [("r3", "Three")])}, T0
+        )
+    async with uow.read() as conn:
+        members = {(r.queue_id, r.id): (r.active, r.credit) for r in await conn.execute(sa.select(reps))}
+        states = await rep_load.lock_rep_states(conn, ["r1", "r2", "r3"])
+    assert members == {("q", "r1"): (True, 7), ("q", "r2"): (False, 0), ("p", "r3"): (True, 0)}
+    assert states["r1"]["open_leads"] == 3
+    assert states["r1"]["new_on"] == T0.date()
+    assert set(states) == {"r1", "r2", "r3"}
 
 
 async def test_outbox_reads_in_order_and_marks_published(uow: UnitOfWork) -> None:
@@ -270,16 +299,3 @@ async def test_open_clocks_close_only_once(uow: UnitOfWork) -> None:
         assert await repo.open_clocks_of(conn, [lead["id"]]) == []
         state = (await conn.execute(sa.select(sla_clocks.c.state))).scalar_one()
     assert state == "met"
-
-
-async def test_turns_of_several_queues_in_one_statement(uow: UnitOfWork) -> None:
-    async with uow.transaction() as conn:
-        await repo.sync_roster(conn, {"a": ("", [("r1", "One")]), "b": ("", [("r2", "Two")])}, T0)
-    async with uow.transaction() as conn:
-        first = await repo.take_turns(conn, {"b": 3, "a": 2}, T0)
-        second = await repo.take_turns(conn, {"a": 1, "b": 1}, T0)
-    assert first == {"a": 0, "b": 0}
-    assert second == {"a": 2, "b": 3}
-    with pytest.raises(LookupError, match="nowhere"):
-        async with uow.transaction() as conn:
-            await repo.take_turns(conn, {"a": 1, "nowhere": 1}, T0)
