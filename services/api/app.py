@@ -22,6 +22,7 @@ from services.api.routes_agreements import router as agreements_router
 from services.api.routes_leads import ingest_router
 from services.api.routes_leads import router as leads_router
 from services.api.routes_ops import feed_router, ops_router
+from services.api.routes_reps import router as reps_router
 from services.api.runtime import Committer, Runtime
 from services.clock import utcnow
 from services.db import rep_load
@@ -168,6 +169,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ingest_router)
     app.include_router(leads_router)
     app.include_router(agreements_router)
+    app.include_router(reps_router)
     app.include_router(feed_router)
     app.include_router(ops_router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

@@ -115,3 +115,18 @@ async def sync_roster(conn: AsyncConnection, roster: Roster, now: datetime) -> N
         )
     known = set((await conn.execute(sa.select(rep_states.c.rep_id))).scalars())
     await ensure_rep_states(conn, sorted({rep_id for _, rep_id in wanted} - known), now)
+
+
+async def list_reps(conn: AsyncConnection, rep_id: str | None = None) -> list[Row]:
+    """Rep states with the queues each rep is an active member of, by rep id."""
+    query = sa.select(rep_states).order_by(rep_states.c.rep_id)
+    if rep_id is not None:
+        query = query.where(rep_states.c.rep_id == rep_id)
+    rows = [dict(row) for row in (await conn.execute(query)).mappings()]
+    memberships = (
+        sa.select(reps.c.id, reps.c.queue_id).where(reps.c.active.is_(True)).order_by(reps.c.queue_id)
+    )
+    queues_of: dict[str, list[str]] = {}
+    for member in await conn.execute(memberships):
+        queues_of.setdefault(member.id, []).append(member.queue_id)
+    return [{**row, "queues": queues_of.get(row["rep_id"], [])} for row in rows]

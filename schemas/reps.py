@@ -1,0 +1,36 @@
+"""Bodies of the rep API (``/v1/reps``): availability and load."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+
+class AvailabilityIn(BaseModel):
+    """Set a rep out of office until a time, or back (``out_of_office_until: null``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    out_of_office_until: AwareDatetime | None = Field(
+        description="Until when (UTC offset required); null = back"
+    )
+    reason: str | None = Field(default=None, max_length=200)
+
+
+class RepOut(BaseModel):
+    """A rep's queues and current load."""
+
+    rep_id: str
+    queues: list[str] = Field(description="Queues the rep is an active member of")
+    open_leads: int = Field(description="Assigned and not yet converted, disqualified or rejected")
+    new_today: int = Field(description="Leads assigned on new_on (the rep's local day)")
+    new_on: date | None
+    out_of_office_until: datetime | None
+    out_of_office_reason: str | None
+
+
+class RepList(BaseModel):
+    """Every rep with a state row, by id."""
+
+    reps: list[RepOut]

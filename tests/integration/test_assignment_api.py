@@ -1,0 +1,139 @@
+"""Fair assignment through the API on real SQLite and PostgreSQL: weights, capacity, availability, hours."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from schemas.events import Unassigned
+from services.settings import Settings
+from tests.support.app import app_client
+from tests.support.leads import qualified_lead_body
+
+GLOBAL = "enterprise-global"  # where qualified leads from Belgium go
+
+
+def _settings(db_url: str, agreement: Path) -> Settings:
+    return Settings(database_url=db_url, agreement_path=agreement, run_clock_worker=False)
+
+
+def _with_global_queue(agreement_file: Path, strategy: str, reps: list[dict[str, Any]], **extra: Any) -> Path:
+    """The test agreement with the enterprise-global queue replaced (and extra top-level sections)."""
+    document = yaml.safe_load(agreement_file.read_text(encoding="utf-8"))
+    queue = next(q for q in document["queues"] if q["id"] == GLOBAL)
+    queue.update(strategy=strategy, reps=reps)
+    document.update(extra)
+    agreement_file.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    return agreement_file
+
+
+def _rep(rep_id: str, **fields: Any) -> dict[str, Any]:
+    return {"id": rep_id, "name": rep_id.title(), **fields}
+
+
+async def _lead(client: httpx.AsyncClient) -> dict[str, Any]:
+    reply = await client.post("/v1/leads", json=qualified_lead_body(country="BE"))
+    assert reply.status_code == 201, reply.text
+    body: dict[str, Any] = reply.json()
+    assert body["queue"] == GLOBAL
+    return body
+
+
+async def test_weighted_shares_hold_under_concurrent_ingest(db_url: str, agreement_file: Path) -> None:
+    reps = [_rep("rep-a"), _rep("rep-b"), _rep("rep-c", weight=2), _rep("rep-d", weight=4)]
+    path = _with_global_queue(agreement_file, "weighted_round_robin", reps)
+    async with app_client(_settings(db_url, path)) as (client, _):
+        leads = []
+        for _ in range(4):  # 4 x 40 leads at once: many batches, each assigning several
+            leads += await asyncio.gather(*(_lead(client) for _ in range(40)))
+        owners = Counter(lead["owner"] for lead in leads)
+        listed = {r["rep_id"]: r for r in (await client.get("/v1/reps")).json()["reps"]}
+    assert owners == {"rep-a": 20, "rep-b": 20, "rep-c": 40, "rep-d": 80}
+    assert {rep: listed[rep]["open_leads"] for rep in owners} == dict(owners)
+    assert listed["rep-d"]["queues"] == [GLOBAL]
+
+
+async def test_capacity_makes_a_lead_wait_and_closing_frees_it(db_url: str, agreement_file: Path) -> None:
+    path = _with_global_queue(agreement_file, "round_robin", [_rep("rep-solo", max_open_leads=1)])
+    async with app_client(_settings(db_url, path)) as (client, _):
+        first = await _lead(client)
+        waiting = await _lead(client)
+        detail = (await client.get(f"/v1/leads/{waiting['lead_id']}")).json()
+        converted = await client.post(f"/v1/leads/{first['lead_id']}/feedback", json={"outcome": "converted"})
+        again = await client.post(f"/v1/leads/{first['lead_id']}/feedback", json={"outcome": "converted"})
+        (solo,) = [r for r in (await client.get("/v1/reps")).json()["reps"] if r["rep_id"] == "rep-solo"]
+        feed = (await client.get("/v1/events")).json()["events"]
+    assert first["owner"] == "rep-solo"
+    assert waiting["owner"] is None
+    assert detail["queue"] == GLOBAL
+    skipped = [e for e in detail["explanation"] if e["kind"] == "assign"]
+    assert skipped[0] == {
+        "rule": "skipped.rep-solo", "kind": "assign", "points": 0, "detail": "at capacity (1 of 1 open leads)"
+    }  # fmt: skip
+    assert skipped[-1]["rule"] == "unassigned"
+    assert detail["clocks"][0]["rep_id"] is None  # the first-touch clock runs for the queue meanwhile
+    assert converted.status_code == again.status_code == 202
+    assert solo["open_leads"] == 0  # converted once, released once
+    (event,) = [e for e in feed if e["type"] == "com.leadrouter.lead.unassigned"]
+    assert Unassigned.model_validate(event["data"]).skipped[0].rep_id == "rep-solo"
+    handed = [e["data"]["lead_id"] for e in feed if e["type"] == "com.leadrouter.lead.handed_off"]
+    assert handed == [first["lead_id"]]
+
+
+async def test_out_of_office_reps_are_skipped_until_back(db_url: str, agreement_file: Path) -> None:
+    path = _with_global_queue(agreement_file, "round_robin", [_rep("rep-a"), _rep("rep-b")])
+    async with app_client(_settings(db_url, path)) as (client, _):
+        until = (datetime.now(UTC) + timedelta(days=2)).isoformat()
+        away = await client.put(
+            "/v1/reps/rep-a/availability", json={"out_of_office_until": until, "reason": "holiday"}
+        )
+        assert away.status_code == 200, away.text
+        assert away.json()["out_of_office_reason"] == "holiday"
+        while_away = [(await _lead(client))["owner"] for _ in range(3)]
+        back = await client.put("/v1/reps/rep-a/availability", json={"out_of_office_until": None})
+        assert back.status_code == 200
+        after = [(await _lead(client))["owner"] for _ in range(2)]
+        unknown = await client.put("/v1/reps/nobody/availability", json={"out_of_office_until": None})
+        naive = await client.put(
+            "/v1/reps/rep-a/availability", json={"out_of_office_until": "2030-01-01T00:00:00"}
+        )
+    assert while_away == ["rep-b"] * 3
+    assert sorted(after) == ["rep-a", "rep-b"]  # alternating again, no catch-up burst for rep-a
+    assert unknown.status_code == 404
+    assert naive.status_code == 422
+
+
+async def test_working_hours_and_daily_limits(db_url: str, agreement_file: Path) -> None:
+    today = datetime.now(UTC).date()
+    closed_today = {
+        "id": "closed-today", "timezone": "UTC",
+        "hours": {day: [["00:00", "24:00"]] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")},
+        "closures": [today - timedelta(days=1), today, today + timedelta(days=1)],  # whatever UTC day it is
+    }  # fmt: skip
+    reps = [_rep("rep-off", calendar="closed-today"), _rep("rep-daily", max_new_per_day=2)]
+    path = _with_global_queue(agreement_file, "round_robin", reps, calendars=[closed_today])
+    async with app_client(_settings(db_url, path)) as (client, _):
+        owners = [(await _lead(client))["owner"] for _ in range(3)]
+        detail = (await client.get(f"/v1/leads/{(await _lead(client))['lead_id']}")).json()
+    assert owners == ["rep-daily", "rep-daily", None]
+    reasons = {e["rule"]: e["detail"] for e in detail["explanation"] if e["kind"] == "assign"}
+    assert reasons["skipped.rep-off"] == "outside working hours"
+    assert reasons["skipped.rep-daily"] == "daily limit reached (2 of 2 new leads today)"
+
+
+async def test_least_loaded_prefers_the_rep_with_fewest_open_leads(db_url: str, agreement_file: Path) -> None:
+    path = _with_global_queue(agreement_file, "least_loaded", [_rep("rep-a"), _rep("rep-b")])
+    async with app_client(_settings(db_url, path)) as (client, _):
+        first = [await _lead(client) for _ in range(4)]  # a, b, a, b
+        for lead in first:
+            if lead["owner"] == "rep-a":
+                await client.post(f"/v1/leads/{lead['lead_id']}/feedback", json={"outcome": "disqualified"})
+        later = [(await _lead(client))["owner"] for _ in range(3)]
+    assert [lead["owner"] for lead in first] == ["rep-a", "rep-b", "rep-a", "rep-b"]
+    assert later == ["rep-a", "rep-a", "rep-b"]  # a had 0 open, b had 2: a catches up first
