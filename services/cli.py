@@ -41,19 +41,21 @@ def serve(
     ] = 1,
     relay: Annotated[bool, typer.Option(help="Run the outbox relay to Kafka in this service")] = True,
     clock_worker: Annotated[bool, typer.Option(help="Run the SLA clock worker in this service")] = True,
+    assigner: Annotated[bool, typer.Option(help="Assign leads waiting in a queue from this service")] = True,
     access_log: Annotated[bool, typer.Option(help="Log every request (costs throughput)")] = False,
 ) -> None:
     """Serve the HTTP API with uvicorn (uvloop + httptools).
 
     Each worker process starts its own ingest writer process (rules, SQL and commits on another
     core; LEADROUTER_INGEST_WRITER=in_process keeps them in the worker). The outbox relay (when
-    LEADROUTER_KAFKA_BOOTSTRAP_SERVERS is set) and the SLA clock worker run in each worker process
-    unless disabled; both are safe to run in several replicas.
+    LEADROUTER_KAFKA_BOOTSTRAP_SERVERS is set), the SLA clock worker and the assigner of waiting
+    leads run in each worker process unless disabled; all are safe to run in several replicas.
     """
     import uvicorn  # noqa: PLC0415
 
     os.environ["LEADROUTER_RUN_RELAY"] = "true" if relay else "false"
     os.environ["LEADROUTER_RUN_CLOCK_WORKER"] = "true" if clock_worker else "false"
+    os.environ["LEADROUTER_RUN_ASSIGNMENT_WORKER"] = "true" if assigner else "false"
     metrics_dir = None
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         metrics_dir = tempfile.mkdtemp(prefix="leadrouter-metrics-")

@@ -53,3 +53,16 @@ def clock_event_data(clock: dict[str, Any], at: datetime) -> dict[str, Any]:
         "due_at": clock["due_at"].isoformat(),
         "at": at.isoformat(),
     }
+
+
+def handoff_event_data(
+    lead: dict[str, Any], queue: str, rep_id: str | None, first_touch_due_at: datetime | None, version: str
+) -> dict[str, Any]:
+    """The data of a ``lead.handed_off`` event for ``lead`` (a row of leads)."""
+    return {
+        "lead_id": str(lead["id"]), "source": lead["source"], "external_id": lead["external_id"],
+        "email": lead["email"], "company": lead["company"], "stage": lead["stage"], "queue": queue,
+        "rep_id": rep_id, "fit_score": lead["fit_score"], "engagement_score": lead["engagement_score"],
+        "agreement_version": version,
+        "first_touch_due_at": first_touch_due_at.isoformat() if first_touch_due_at is not None else None,
+    }  # fmt: skip

@@ -28,7 +28,7 @@ from services.agreement_lifecycle import ActiveAgreement
 from services.assignment import BatchAssigner
 from services.db import repositories as repo
 from services.errors import DomainError
-from services.events import clock_event_data, outbox_row
+from services.events import clock_event_data, handoff_event_data, outbox_row
 from services.ids import uuid7
 from services.settings import Settings
 
@@ -405,12 +405,7 @@ class _Run:
         explanation.append({"rule": f"queue.{choice.matched_by}", "kind": "route", "points": 0})
         due = due_at(self.now, self.agreement.first_touch_within)
         lead_id = str(row["id"])
-        data: dict[str, Any] = {
-            "lead_id": lead_id, "source": row["source"], "external_id": row["external_id"],
-            "email": row["email"], "company": row["company"], "stage": row["stage"], "queue": choice.queue,
-            "rep_id": None, "fit_score": row["fit_score"], "engagement_score": row["engagement_score"],
-            "agreement_version": self.agreement.version, "first_touch_due_at": due.isoformat(),
-        }  # fmt: skip
+        data = handoff_event_data(row, choice.queue, None, due, self.agreement.version)
         event = outbox_row(
             topic=self.settings.topic_handoff, event_type=LEAD_HANDED_OFF, cause=cause,
             subject=lead_id, data=data, at=self.now,

@@ -52,6 +52,15 @@ class Settings(BaseSettings):
     )
     run_relay: bool = Field(default=True, description="Run the outbox relay in this process")
     run_clock_worker: bool = Field(default=True, description="Run the SLA clock worker in this process")
+    run_assignment_worker: bool = Field(
+        default=True, description="Run the worker that assigns leads waiting in a queue in this process"
+    )
+    assignment_batch_size: int = Field(
+        default=200, ge=1, description="Waiting leads looked at per transaction"
+    )
+    assignment_poll_seconds: float = Field(
+        default=5.0, gt=0, description="Longest wait between scans for waiting leads"
+    )
     relay_batch_size: int = Field(default=500, ge=1)
     relay_poll_seconds: float = Field(default=1.0, gt=0, description="Longest wait between outbox scans")
     clock_batch_size: int = Field(default=500, ge=1)

@@ -35,6 +35,7 @@ from services.logging import configure_logging
 from services.settings import Settings
 from services.workers.clocks import ClockWorker
 from services.workers.relay import OutboxRelay
+from services.workers.waiting import WaitingLeadsWorker
 from services.writer.client import WriterProcess
 from services.writer.wire import BatchReport
 
@@ -112,10 +113,17 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.run_clock_worker
         else None
     )
+    waiting_worker = (
+        WaitingLeadsWorker(
+            uow, settings, ActiveAgreement(running_id), utcnow, on_assigned=relay.wake if relay else None
+        )
+        if settings.run_assignment_worker
+        else None
+    )
     committer = _committer(settings, uow, running_id, _batch_recorder(relay))
     await committer.start()
-    app.state.runtime = Runtime(settings, uow, agreements, committer, relay, clock_worker)
-    for worker in (relay, clock_worker):
+    app.state.runtime = Runtime(settings, uow, agreements, committer, relay, clock_worker, waiting_worker)
+    for worker in (relay, clock_worker, waiting_worker):
         if worker is not None:
             worker.start()
     log.info(
@@ -125,13 +133,14 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         kafka="on" if relay else "off",
         ingest_writer=settings.ingest_writer,
         clock_worker=clock_worker is not None,
+        assignment_worker=waiting_worker is not None,
         authentication="on" if settings.api_keys else "off",
     )
     try:
         yield
     finally:
         await committer.stop()
-        for worker in (clock_worker, relay):
+        for worker in (waiting_worker, clock_worker, relay):
             if worker is not None:
                 await worker.stop()
         await engine.dispose()

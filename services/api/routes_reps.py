@@ -50,4 +50,6 @@ async def set_availability(body: AvailabilityIn, request: Request, rep_id: str =
         if not found:
             raise DomainError(404, "rep-not-found", "Rep not found", f"no rep with id {rep_id}")
         (row,) = await rep_load.list_reps(conn, rep_id)
+    if runtime.waiting_worker is not None:
+        runtime.waiting_worker.wake()  # leads waiting in the rep's queues may be assigned now
     return RepOut.model_validate(row)

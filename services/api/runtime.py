@@ -12,6 +12,7 @@ from services.ingest_request import IngestRequest
 from services.settings import Settings
 from services.workers.clocks import ClockWorker
 from services.workers.relay import OutboxRelay
+from services.workers.waiting import WaitingLeadsWorker
 
 
 class Committer(Protocol):
@@ -37,3 +38,4 @@ class Runtime:
     committer: Committer
     relay: OutboxRelay | None
     clock_worker: ClockWorker | None
+    waiting_worker: WaitingLeadsWorker | None = None

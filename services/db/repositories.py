@@ -254,3 +254,41 @@ async def lead_detail(conn: AsyncConnection, lead_id: uuid.UUID) -> Row | None:
         "clocks": [dict(c) for c in clocks],
         "timeline": [dict(e) for e in events],
     }
+
+
+# --- leads waiting for a rep ---------------------------------------------------------------------
+
+
+async def lock_waiting_leads(conn: AsyncConnection, limit: int) -> list[Row]:
+    """Up to ``limit`` open leads routed to a queue but not assigned, oldest first (locked; on
+    PostgreSQL SKIP LOCKED, so replicas take disjoint ones)."""
+    query = (
+        sa.select(leads)
+        .where(leads.c.owner.is_(None), leads.c.queue.is_not(None), leads.c.closed_at.is_(None))
+        .order_by(leads.c.created_at, leads.c.id)
+        .limit(limit)
+    )
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return [dict(row) for row in (await conn.execute(query)).mappings()]
+
+
+async def assign_waiting(
+    conn: AsyncConnection, lead_id: uuid.UUID, rep_id: str, now: datetime
+) -> datetime | None:
+    """Give a waiting lead its owner, and its first-touch clock its rep while still open; returns that
+    clock's due time (also when it already breached while the lead waited)."""
+    await conn.execute(leads.update().where(leads.c.id == lead_id).values(owner=rep_id, updated_at=now))
+    await conn.execute(
+        sla_clocks.update()
+        .where(sla_clocks.c.lead_id == lead_id, sla_clocks.c.state == "open", sla_clocks.c.rep_id.is_(None))
+        .values(rep_id=rep_id)
+    )
+    query = (
+        sa.select(sla_clocks.c.due_at)
+        .where(sla_clocks.c.lead_id == lead_id, sla_clocks.c.obligation == "first_touch")
+        .order_by(sla_clocks.c.started_at.desc())
+        .limit(1)
+    )
+    due: datetime | None = (await conn.execute(query)).scalar_one_or_none()
+    return due

@@ -19,7 +19,7 @@ def test_help_explains_each_command() -> None:
     assert "serve" in top.stdout
     serve = run_cli(["serve", "--help"], {})
     assert serve.returncode == 0
-    for option in ("--host", "--port", "--workers", "--no-relay", "--no-clock-worker"):
+    for option in ("--host", "--port", "--workers", "--no-relay", "--no-clock-worker", "--no-assigner"):
         assert option in serve.stdout
 
 

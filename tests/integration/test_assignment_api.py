@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import yaml
 
-from schemas.events import Unassigned
+from schemas.events import HandedOff, Unassigned
 from services.settings import Settings
 from tests.support.app import app_client
 from tests.support.leads import qualified_lead_body
@@ -60,13 +60,18 @@ async def test_weighted_shares_hold_under_concurrent_ingest(db_url: str, agreeme
 
 
 async def test_capacity_makes_a_lead_wait_and_closing_frees_it(db_url: str, agreement_file: Path) -> None:
+    """The second lead waits unassigned; once the first is converted, the worker assigns it."""
     path = _with_global_queue(agreement_file, "round_robin", [_rep("rep-solo", max_open_leads=1)])
-    async with app_client(_settings(db_url, path)) as (client, _):
+    settings = _settings(db_url, path).model_copy(update={"assignment_poll_seconds": 0.1})
+    async with app_client(settings) as (client, _):
         first = await _lead(client)
         waiting = await _lead(client)
         detail = (await client.get(f"/v1/leads/{waiting['lead_id']}")).json()
+        await asyncio.sleep(0.3)  # the worker looks, finds nobody eligible, and leaves the lead waiting
+        still = (await client.get(f"/v1/leads/{waiting['lead_id']}")).json()
         converted = await client.post(f"/v1/leads/{first['lead_id']}/feedback", json={"outcome": "converted"})
         again = await client.post(f"/v1/leads/{first['lead_id']}/feedback", json={"outcome": "converted"})
+        assigned = await _until_owner(client, waiting["lead_id"])
         (solo,) = [r for r in (await client.get("/v1/reps")).json()["reps"] if r["rep_id"] == "rep-solo"]
         feed = (await client.get("/v1/events")).json()["events"]
     assert first["owner"] == "rep-solo"
@@ -78,12 +83,29 @@ async def test_capacity_makes_a_lead_wait_and_closing_frees_it(db_url: str, agre
     }  # fmt: skip
     assert skipped[-1]["rule"] == "unassigned"
     assert detail["clocks"][0]["rep_id"] is None  # the first-touch clock runs for the queue meanwhile
+    assert still["owner"] is None
     assert converted.status_code == again.status_code == 202
-    assert solo["open_leads"] == 0  # converted once, released once
+    assert assigned["owner"] == "rep-solo"
+    assert assigned["clocks"][0]["rep_id"] == "rep-solo"
+    assert solo["open_leads"] == 1  # the first released once (converted twice), the second assigned
     (event,) = [e for e in feed if e["type"] == "com.leadrouter.lead.unassigned"]
     assert Unassigned.model_validate(event["data"]).skipped[0].rep_id == "rep-solo"
-    handed = [e["data"]["lead_id"] for e in feed if e["type"] == "com.leadrouter.lead.handed_off"]
-    assert handed == [first["lead_id"]]
+    handed = [e["data"] for e in feed if e["type"] == "com.leadrouter.lead.handed_off"]
+    assert [(h["lead_id"], h["rep_id"]) for h in handed] == [
+        (first["lead_id"], "rep-solo"), (waiting["lead_id"], "rep-solo"),
+    ]  # fmt: skip
+    assert HandedOff.model_validate(handed[1]).first_touch_due_at == datetime.fromisoformat(
+        assigned["clocks"][0]["due_at"]
+    )
+
+
+async def _until_owner(client: httpx.AsyncClient, lead_id: str, timeout: float = 10.0) -> dict[str, Any]:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        detail: dict[str, Any] = (await client.get(f"/v1/leads/{lead_id}")).json()
+        if detail["owner"] is not None or asyncio.get_running_loop().time() > deadline:
+            return detail
+        await asyncio.sleep(0.05)
 
 
 async def test_out_of_office_reps_are_skipped_until_back(db_url: str, agreement_file: Path) -> None:

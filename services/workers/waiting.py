@@ -1,0 +1,141 @@
+"""The waiting-leads worker: assigns leads that wait in a queue as soon as a rep can take them.
+
+A lead waits when nobody in its queue was eligible (capacity, daily limit, out of office, outside
+working hours). Every ``LEADROUTER_ASSIGNMENT_POLL_SECONDS`` (or at once when woken, e.g. after a rep
+comes back) the worker takes the oldest waiting leads (on PostgreSQL with SKIP LOCKED, so replicas
+share the work), assigns them with the queue's strategy in one transaction, and emits
+``lead.handed_off`` for each; the decision records the assignment and its explanation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import structlog
+
+from router.assignment import Assignment
+from schemas.events import LEAD_HANDED_OFF
+from services import metrics
+from services.agreement_lifecycle import ActiveAgreement
+from services.assignment import BatchAssigner
+from services.db import repositories as repo
+from services.db.uow import UnitOfWork
+from services.events import handoff_event_data, outbox_row
+from services.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+class WaitingLeadsWorker:
+    """Background task that assigns waiting leads once a rep of their queue is eligible."""
+
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        settings: Settings,
+        agreements: ActiveAgreement,
+        now: Callable[[], datetime],
+        on_assigned: Callable[[], None] | None = None,
+    ) -> None:
+        self._uow = uow
+        self._settings = settings
+        self._agreements = agreements
+        self._now = now
+        self._on_assigned = on_assigned
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start watching waiting leads in the background."""
+        self._task = asyncio.create_task(self._run(), name="waiting-leads-worker")
+
+    def wake(self) -> None:
+        """Look now (a rep came back, a lead was closed)."""
+        self._wake.set()
+
+    async def stop(self) -> None:
+        """Stop after the current batch (an interrupted batch is rolled back and redone later)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                if await self.assign_waiting() == self._settings.assignment_batch_size:
+                    continue
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                log.warning("waiting.retrying", error=type(error).__name__, detail=str(error)[:300])
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._settings.assignment_poll_seconds)
+            self._wake.clear()
+
+    async def assign_waiting(self) -> int:
+        """Assign one batch of waiting leads where someone is eligible; returns how many were looked at."""
+        now = self._now()
+        assigned: list[str] = []
+        async with self._uow.transaction() as conn:
+            waiting = await repo.lock_waiting_leads(conn, self._settings.assignment_batch_size)
+            if not waiting:
+                return 0
+            agreement = await self._agreements.current(conn)
+            by_queue: dict[str, list[dict[str, Any]]] = defaultdict(list)
+            for lead in waiting:
+                if lead["queue"] in agreement.queue_plans:  # a queue a newer version dropped: keeps waiting
+                    by_queue[lead["queue"]].append(lead)
+            assigner = BatchAssigner(conn, agreement, now)
+            await assigner.load(list(by_queue), [])
+            decisions, events = [], []
+            for queue, leads in by_queue.items():
+                for lead in leads:
+                    assignment = assigner.assign(queue)
+                    if assignment.rep_id is None:
+                        break  # nobody in this queue can take a lead now
+                    due = await repo.assign_waiting(conn, lead["id"], assignment.rep_id, now)
+                    decision, event = self._handed_off(lead, assignment, due or now, agreement.version, now)
+                    decisions.append(decision)
+                    events.append(event)
+                    assigned.append(queue)
+            await assigner.save()
+            await repo.insert_decisions(conn, decisions)
+            await repo.insert_outbox(conn, events)
+        for queue in assigned:
+            metrics.HANDOFFS.labels(queue).inc()
+        if assigned:
+            log.info("waiting.assigned", count=len(assigned))
+            if self._on_assigned is not None:
+                self._on_assigned()
+        return len(waiting)
+
+    def _handed_off(
+        self, lead: dict[str, Any], assignment: Assignment, due: datetime, version: str, now: datetime
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The decision row and the ``lead.handed_off`` outbox row of one assignment."""
+        rep, queue = assignment.rep_id, lead["queue"]
+        explanation = [
+            {"rule": f"skipped.{skipped}", "kind": "assign", "points": 0, "detail": why}
+            for skipped, why in assignment.skipped
+        ]
+        explanation.append(
+            {"rule": f"rep.{rep}", "kind": "assign", "points": 0, "detail": assignment.strategy}
+        )
+        cause = f"assigned-from-queue:{lead['id']}"
+        decision = {
+            "lead_id": lead["id"], "event_key": cause, "agreement_version": version,
+            "from_stage": lead["stage"], "to_stage": lead["stage"], "fit_score": lead["fit_score"],
+            "engagement_score": lead["engagement_score"], "queue": queue, "owner": rep,
+            "explanation": explanation, "decided_at": now,
+        }  # fmt: skip
+        event = outbox_row(
+            topic=self._settings.topic_handoff, event_type=LEAD_HANDED_OFF, cause=cause,
+            subject=str(lead["id"]), data=handoff_event_data(lead, queue, rep, due, version), at=now,
+        )  # fmt: skip
+        return decision, event
