@@ -253,6 +253,7 @@ class CompiledAgreement:
         self.calendars = {c.id: WorkingCalendar(c) for c in document.calendars}
         self.handoff_stage: str = document.handoff.stage
         self.fallback_queue: str = document.handoff.fallback_queue
+        self.rejection_reasons: tuple[str, ...] = tuple(document.handoff.rejection_reasons)
         self.first_touch_within: timedelta = document.obligations.first_touch.within
         self.half_life_days: float | None = document.scoring.engagement.half_life_days
 

@@ -2,8 +2,9 @@
 
 Every strategy is built on smooth weighted round robin (the algorithm nginx uses for upstreams):
 each eligible member earns its weight in credit, the member with the most credit gets the lead and
-pays back the total. Over any run of leads each member's count stays within one lead of its exact
-share, and a heavy member never gets its leads in a burst. ``round_robin`` is the same with every
+pays back the total. Every full cycle (a multiple of the weights' sum) ends on exact shares, counts
+stay close in between (within one lead for weights 1:1:2:4), and a heavy member never gets its leads
+in a burst. ``round_robin`` is the same with every
 weight 1; ``least_loaded`` gives the lead to an eligible member with the fewest open leads, credit
 breaking ties. A member that is not eligible earns no credit, so coming back does not trigger a burst.
 

@@ -1,8 +1,13 @@
-"""The lead lifecycle: new -> engaged -> mql -> sql, or disqualified. Stages only move forward."""
+"""The lead lifecycle: new -> engaged -> mql -> sql, or disqualified.
+
+Stages only move forward, except by an explicit recycle: sales rejects a lead and it goes back to
+marketing as ``recycled`` (ranked with ``new``), from where it can qualify again.
+"""
 
 from __future__ import annotations
 
-RANK: dict[str, int] = {"new": 0, "engaged": 1, "mql": 2, "sql": 3}
+RANK: dict[str, int] = {"new": 0, "recycled": 0, "engaged": 1, "mql": 2, "sql": 3}
+RECYCLED = "recycled"
 DISQUALIFIED = "disqualified"
 
 
@@ -25,3 +30,10 @@ def advance(current: str, evaluated: str, asserted: str | None = None) -> str:
 def reached(stage: str, target: str) -> bool:
     """Whether ``stage`` is at or past ``target`` in the qualified part of the lifecycle."""
     return stage != DISQUALIFIED and RANK[stage] >= RANK[target]
+
+
+def recycle(current: str) -> str:
+    """The stage of a lead sales rejected back to marketing (the only way a stage moves back)."""
+    if current == DISQUALIFIED:
+        raise ValueError("a disqualified lead cannot be recycled")
+    return RECYCLED

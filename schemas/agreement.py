@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from schemas.vocabulary import ACTIVITY_TYPES, ActivityType, Stage
+from schemas.vocabulary import ACTIVITY_TYPES, ActivityType, AssertedStage, Stage
 
 RuleId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]
 Expression = Annotated[str, Field(min_length=1, max_length=4000)]
@@ -174,12 +174,28 @@ class Goals(_Strict):
 # --- obligations, escalation, termination -----------------------------------------------------------
 
 
+DEFAULT_REJECTION_REASONS = (
+    "not_a_fit", "no_budget", "no_authority", "no_need", "bad_timing", "wrong_contact", "duplicate",
+    "competitor", "other",
+)  # fmt: skip
+
+
 class Handoff(_Strict):
     """When marketing hands a lead to sales, what it must carry, and where it goes if no queue fits."""
 
     stage: Literal["mql", "sql"] = "mql"
     fallback_queue: RuleId
     required_fields: list[str] = Field(default_factory=list)
+    rejection_reasons: list[RuleId] = Field(
+        default_factory=lambda: list(DEFAULT_REJECTION_REASONS),
+        min_length=1,
+        description="The reason codes sales may give when rejecting a lead (it is recycled to marketing)",
+    )
+
+    @model_validator(mode="after")
+    def _reasons_unique(self) -> Handoff:
+        _unique("rejection reason", self.rejection_reasons)
+        return self
 
 
 class Deadline(_Strict):
@@ -344,7 +360,7 @@ class TestCase(_Strict):
     description: Text = ""
     lead: dict[str, Any]
     activities: dict[ActivityType, int] = Field(default_factory=dict)
-    stage: Stage | None = None  # asserted by the source
+    stage: AssertedStage | None = None  # asserted by the source
     expect: Expectation
 
 

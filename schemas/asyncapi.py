@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from schemas.events import (
     AGREEMENT_ACTIVATED,
     LEAD_HANDED_OFF,
+    LEAD_RECYCLED,
     LEAD_STAGE_CHANGED,
     LEAD_UNASSIGNED,
     SLA_BREACHED,
@@ -20,6 +21,7 @@ from schemas.events import (
     AgreementActivated,
     CloudEvent,
     HandedOff,
+    Recycled,
     SlaClockEvent,
     StageChanged,
     Unassigned,
@@ -30,6 +32,7 @@ EVENTS: tuple[tuple[str, type[BaseModel], str, str], ...] = (
     (LEAD_HANDED_OFF, HandedOff, "topic_handoff", "lead id"),
     (LEAD_UNASSIGNED, Unassigned, "topic_handoff", "lead id"),
     (LEAD_STAGE_CHANGED, StageChanged, "topic_lifecycle", "lead id"),
+    (LEAD_RECYCLED, Recycled, "topic_lifecycle", "lead id"),
     (AGREEMENT_ACTIVATED, AgreementActivated, "topic_lifecycle", "agreement id"),
     (SLA_BREACHED, SlaClockEvent, "topic_sla", "lead id"),
     (SLA_MET, SlaClockEvent, "topic_sla", "lead id"),

@@ -17,6 +17,7 @@ TYPE_PREFIX = "com.leadrouter."
 LEAD_STAGE_CHANGED = TYPE_PREFIX + "lead.stage_changed"
 LEAD_HANDED_OFF = TYPE_PREFIX + "lead.handed_off"
 LEAD_UNASSIGNED = TYPE_PREFIX + "lead.unassigned"
+LEAD_RECYCLED = TYPE_PREFIX + "lead.recycled"
 SLA_BREACHED = TYPE_PREFIX + "sla.breached"
 SLA_MET = TYPE_PREFIX + "sla.met"
 AGREEMENT_ACTIVATED = TYPE_PREFIX + "agreement.activated"
@@ -79,6 +80,19 @@ class Unassigned(BaseModel):
     queue: str
     strategy: str
     skipped: list[SkippedRep]
+    agreement_version: str
+
+
+class Recycled(BaseModel):
+    """``lead.recycled``: sales rejected a lead (with a reason code); it is back with marketing."""
+
+    lead_id: str
+    reason: str
+    note: str | None
+    rep_id: str | None
+    queue: str | None
+    from_stage: str
+    recycled_count: int = Field(description="Rejections of this lead so far, this one included")
     agreement_version: str
 
 

@@ -17,7 +17,7 @@ from pydantic import (
     model_validator,
 )
 
-from schemas.vocabulary import ActivityType, FeedbackOutcome, Stage
+from schemas.vocabulary import ActivityType, AssertedStage, FeedbackOutcome, Stage
 
 # The WHATWG HTML "valid e-mail address" syntax: what browsers accept in <input type=email>.
 # A full RFC 5322 parser costs ~4x the rest of the model's validation and accepts addresses no CRM holds.
@@ -81,7 +81,7 @@ class LeadIn(_Body):
     product_interest: list[Tag] = Field(default_factory=list, max_length=50)
     tags: list[Tag] = Field(default_factory=list, max_length=50)
     consent_marketing: bool | None = None
-    stage: Stage | None = Field(
+    stage: AssertedStage | None = Field(
         default=None, description="Stage the source asserts; the lead's stage is at least this"
     )
     attributes: dict[Key, AttributeValue] = Field(default_factory=dict, max_length=100)
@@ -104,7 +104,10 @@ class FeedbackIn(_Body):
     event_id: Key | None = None
     occurred_at: AwareDatetime | None = None
     rep_id: Key | None = None
-    reason: ShortText | None = Field(default=None, description="Required when outcome is 'rejected'")
+    reason: ShortText | None = Field(
+        default=None,
+        description="Required when outcome is 'rejected': one of the agreement's rejection reasons",
+    )
     note: Annotated[str, StringConstraints(max_length=2000)] | None = None
 
     @model_validator(mode="after")
@@ -171,6 +174,7 @@ class LeadOut(BaseModel):
     queue: str | None
     owner: str | None
     agreement_version: str | None
+    recycled_count: int = Field(description="How often sales rejected the lead back to marketing")
     created_at: datetime
     updated_at: datetime
     explanation: list[FiredRule]

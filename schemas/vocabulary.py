@@ -2,7 +2,8 @@
 
 from typing import Literal, get_args
 
-Stage = Literal["new", "engaged", "mql", "sql", "disqualified"]
+Stage = Literal["new", "engaged", "mql", "sql", "disqualified", "recycled"]
+AssertedStage = Literal["new", "engaged", "mql", "sql", "disqualified"]  # what a source may claim
 STAGES: tuple[str, ...] = get_args(Stage)
 
 ActivityType = Literal[

@@ -21,9 +21,10 @@ from router.agreement import CompiledAgreement, lead_facts
 from router.assignment import Assignment
 from router.engagement import record_activity, weights_at
 from router.sla import FIRST_TOUCH, closes_lead, due_at, fulfils_first_touch
-from router.stages import reached
-from schemas.events import LEAD_HANDED_OFF, LEAD_STAGE_CHANGED, LEAD_UNASSIGNED, SLA_MET
+from router.stages import DISQUALIFIED, reached, recycle
+from schemas.events import LEAD_HANDED_OFF, LEAD_RECYCLED, LEAD_STAGE_CHANGED, LEAD_UNASSIGNED, SLA_MET
 from schemas.leads import ActivityIn, FeedbackIn, LeadIn
+from schemas.problems import FieldError
 from services.agreement_lifecycle import ActiveAgreement
 from services.assignment import BatchAssigner
 from services.db import repositories as repo
@@ -89,6 +90,7 @@ class BatchEffects:
     transitions: list[tuple[str, str]] = field(default_factory=list)
     handoffs: list[str] = field(default_factory=list)
     unassigned: list[str] = field(default_factory=list)
+    recycled: list[str] = field(default_factory=list)  # rejection reasons
     clocks_met: list[tuple[str, str]] = field(default_factory=list)
     outbox_rows: int = 0
 
@@ -165,7 +167,9 @@ class _Run:
         self.clocks: list[dict[str, Any]] = []
         self.clock_closures: list[dict[str, Any]] = []
         self.handoffs: dict[str, list[_Handoff]] = defaultdict(list)
-        self.closing: list[_Lead] = []  # leads closed by feedback: off their owner's open count
+        # Leads closed by feedback, with their owner then (None: handed off in this batch): each
+        # comes off its owner's open count.
+        self.closing: list[tuple[_Lead, str | None]] = []
         self.events: list[tuple[_Pending, dict[str, Any]]] = []
         self.effects = BatchEffects()
         self._replies: dict[int, Reply] = {}
@@ -270,6 +274,7 @@ class _Run:
                 "engagement_weights": {},
                 "engagement_as_of": None,
                 "closed_at": None,
+                "recycled_count": 0,
             }
             lead = _Lead(row, is_new=True)
             self._remember(lead)
@@ -302,6 +307,23 @@ class _Run:
         return self._pending(command, lead, "recorded", 202)
 
     def _feedback(self, command: RecordFeedback, lead: _Lead) -> _Pending:
+        body = command.body
+        if body.outcome == "rejected" and body.reason not in self.agreement.rejection_reasons:
+            raise DomainError(
+                422, "validation-error", "Invalid request",
+                f"reason '{body.reason}' is not a rejection reason of {self.agreement.version}",
+                errors=[FieldError(
+                    field="reason", code="not_a_rejection_reason",
+                    message=f"use one of: {', '.join(self.agreement.rejection_reasons)}",
+                )],
+            )  # fmt: skip
+        if body.outcome == "rejected" and lead.row["stage"] == DISQUALIFIED:
+            raise DomainError(
+                409,
+                "lead-disqualified",
+                "Lead is disqualified",
+                "a disqualified lead cannot be rejected to marketing",
+            )
         if fulfils_first_touch(command.body.outcome):
             for clock in self.open_clocks.get(lead.row["id"], []):
                 if (
@@ -312,9 +334,52 @@ class _Run:
                     self._meet(clock)
         if closes_lead(command.body.outcome) and lead.row["closed_at"] is None:
             lead.row["closed_at"] = self.now
-            self.closing.append(lead)
+            self.closing.append((lead, lead.row["owner"]))
+        if body.outcome == "rejected":
+            self._recycle(lead, command)
         lead.row["updated_at"] = self.now
         return self._pending(command, lead, "recorded", 202)
+
+    def _recycle(self, lead: _Lead, command: RecordFeedback) -> None:
+        """Sales rejected the lead: back to marketing, engagement from zero, clocks cancelled."""
+        row, body = lead.row, command.body
+        owner, queue, from_stage = row["owner"], row["queue"], row["stage"]
+        row.update(
+            stage=recycle(from_stage), owner=None, queue=None, engagement_weights={},
+            engagement_as_of=self.now, engagement_score=0, recycled_count=row["recycled_count"] + 1,
+            agreement_version=self.agreement.version,
+        )  # fmt: skip
+        for clock in self.open_clocks.get(row["id"], []):
+            if clock["state"] == "open":
+                clock.update(state="cancelled", closed_at=self.now)
+                self.clock_closures.append({"b_id": clock["id"], "state": "cancelled", "closed_at": self.now})
+        lead_id = str(row["id"])
+        self.decisions.append({
+            "lead_id": row["id"], "event_key": command.event_key, "agreement_version": self.agreement.version,
+            "from_stage": from_stage, "to_stage": row["stage"], "fit_score": row["fit_score"],
+            "engagement_score": 0, "queue": None, "owner": None, "decided_at": self.now,
+            "explanation": [
+                {"rule": "feedback.rejected", "kind": "recycle", "points": 0, "detail": body.reason}
+            ],
+        })  # fmt: skip
+        changed = {
+            "lead_id": lead_id, "from_stage": from_stage, "to_stage": row["stage"],
+            "fit_score": row["fit_score"], "engagement_score": 0, "agreement_version": self.agreement.version,
+        }  # fmt: skip
+        recycled = {
+            "lead_id": lead_id, "reason": body.reason, "note": body.note, "rep_id": owner, "queue": queue,
+            "from_stage": from_stage, "recycled_count": row["recycled_count"],
+            "agreement_version": self.agreement.version,
+        }  # fmt: skip
+        for event_type, data in ((LEAD_STAGE_CHANGED, changed), (LEAD_RECYCLED, recycled)):
+            self.outbox.append(
+                outbox_row(
+                    topic=self.settings.topic_lifecycle, event_type=event_type, cause=command.event_key,
+                    subject=lead_id, data=data, at=self.now,
+                )
+            )  # fmt: skip
+        self.effects.transitions.append((from_stage, row["stage"]))
+        self.effects.recycled.append(str(body.reason))
 
     def _meet(self, clock: dict[str, Any]) -> None:
         clock["state"] = "met"
@@ -384,7 +449,7 @@ class _Run:
                 )
             )  # fmt: skip
         if (
-            row["owner"] is None
+            row["queue"] is None  # not routed yet (a lead waiting in a queue is routed already)
             and lead.handoff is None
             and reached(qualification.stage, self.agreement.handoff_stage)
         ):
@@ -400,7 +465,7 @@ class _Run:
     ) -> None:
         row = lead.row
         choice = self.agreement.route(facts, self.now)
-        row["queue"] = choice.queue
+        row["queue"], row["closed_at"] = choice.queue, None  # closed_at: a recycled lead routed again
         decision["queue"] = choice.queue
         explanation.append({"rule": f"queue.{choice.matched_by}", "kind": "route", "points": 0})
         due = due_at(self.now, self.agreement.first_touch_within)
@@ -422,7 +487,7 @@ class _Run:
         self.handoffs[choice.queue].append(lead.handoff)
 
     async def _assign_reps(self) -> None:
-        owners = [lead.row["owner"] for lead in self.closing if lead.row["owner"]]
+        owners = [owner for _, owner in self.closing if owner]
         if not self.handoffs and not owners:
             return
         assigner = BatchAssigner(self.conn, self.agreement, self.now)
@@ -430,9 +495,10 @@ class _Run:
         for queue, handoffs in self.handoffs.items():
             for handoff in handoffs:
                 self._record_assignment(handoff, assigner.assign(queue))
-        for lead in self.closing:
-            if lead.owner is not None:
-                assigner.release(lead.owner)
+        for lead, owner in self.closing:
+            released = owner or lead.owner
+            if released is not None:
+                assigner.release(released)
         await assigner.save()
 
     def _record_assignment(self, handoff: _Handoff, assignment: Assignment) -> None:

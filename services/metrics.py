@@ -37,6 +37,9 @@ STAGE_TRANSITIONS = Counter(
     "leadrouter_stage_transitions_total", "Lead stage changes", ["from_stage", "to_stage"]
 )
 HANDOFFS = Counter("leadrouter_handoffs_total", "Leads handed off to sales, by queue", ["queue"])
+RECYCLED = Counter(
+    "leadrouter_recycled_total", "Leads sales rejected back to marketing, by reason", ["reason"]
+)
 UNASSIGNED = Counter(
     "leadrouter_unassigned_total", "Leads routed to a queue where no rep could take them", ["queue"]
 )

@@ -1,4 +1,5 @@
-"""Rep load and fair assignment: per-membership credit, per-rep state, leads closed off a rep's load.
+"""Rep load and fair assignment: per-membership credit, per-rep state, leads closed off a rep's load,
+and how often a lead was recycled.
 
 The rotation counter of queues (turns_taken) is replaced by smooth weighted round robin credit.
 
@@ -37,6 +38,7 @@ def upgrade() -> None:
         batch.drop_column("turns_taken")
     with op.batch_alter_table("leads") as batch:
         batch.add_column(sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column("recycled_count", sa.Integer(), server_default="0", nullable=False))
     # Existing owners carry their open leads into the new load counts.
     op.execute(
         "INSERT INTO rep_states (rep_id, open_leads, new_today, updated_at)"
@@ -47,6 +49,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     """Revert this revision."""
     with op.batch_alter_table("leads") as batch:
+        batch.drop_column("recycled_count")
         batch.drop_column("closed_at")
     with op.batch_alter_table("queues") as batch:
         batch.add_column(sa.Column("turns_taken", sa.BigInteger(), server_default="0", nullable=False))

@@ -68,6 +68,8 @@ def _batch_recorder(relay: OutboxRelay | None) -> Callable[[BatchReport], None]:
             metrics.HANDOFFS.labels(queue).inc()
         for queue in report.unassigned:
             metrics.UNASSIGNED.labels(queue).inc()
+        for reason in report.recycled:
+            metrics.RECYCLED.labels(reason).inc()
         for queue, obligation in report.clocks_met:
             metrics.SLA_MET.labels(queue, obligation).inc()
         if relay is not None and report.outbox_rows:

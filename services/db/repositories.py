@@ -91,7 +91,7 @@ async def leads_by_id(conn: AsyncConnection, ids: Sequence[uuid.UUID], *, lock: 
 _LEAD_MUTABLE = (
     "email", "company", "profile", "activity_counts", "stage", "fit_score", "engagement_score", "queue",
     "owner", "agreement_version", "last_activity_at", "updated_at", "engagement_weights", "engagement_as_of",
-    "closed_at",
+    "closed_at", "recycled_count",
 )  # fmt: skip
 
 

@@ -67,6 +67,7 @@ leads = sa.Table(
     sa.Column("engagement_weights", _json(), nullable=False, server_default=sa.text("'{}'")),
     sa.Column("engagement_as_of", UTCDateTime()),
     sa.Column("closed_at", UTCDateTime()),  # converted, disqualified or rejected: off the owner's load
+    sa.Column("recycled_count", sa.Integer(), nullable=False, server_default="0"),
     sa.UniqueConstraint("source", "external_id"),
     sa.Index(None, "email"),
 )

@@ -31,6 +31,7 @@ class BatchReport:
     clocks_met: list[tuple[str, str]] = field(default_factory=list)
     outbox_rows: int = 0
     unassigned: list[str] = field(default_factory=list)
+    recycled: list[str] = field(default_factory=list)
 
     @classmethod
     def of(cls, replies: list[Reply | DomainError], effects: BatchEffects, size: int) -> BatchReport:
@@ -38,7 +39,7 @@ class BatchReport:
         outcomes = Counter((r.source, r.kind, r.outcome) for r in replies if isinstance(r, Reply))
         return cls(
             size, outcomes, effects.transitions, effects.handoffs, effects.clocks_met, effects.outbox_rows,
-            effects.unassigned,
+            effects.unassigned, effects.recycled,
         )  # fmt: skip
 
 
@@ -84,6 +85,7 @@ def encode_report(report: BatchReport) -> bytes:
         "clocks_met": report.clocks_met,
         "outbox_rows": report.outbox_rows,
         "unassigned": report.unassigned,
+        "recycled": report.recycled,
     }
     return orjson.dumps({"report": body}) + b"\n"
 
@@ -102,6 +104,7 @@ def decode_message(line: bytes) -> tuple[int, Reply | DomainError] | BatchReport
             [tuple(c) for c in body["clocks_met"]],
             body["outbox_rows"],
             body["unassigned"],
+            body["recycled"],
         )
     if "ready" in message:
         return None

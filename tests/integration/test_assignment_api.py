@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import yaml
 
-from schemas.events import HandedOff, Unassigned
+from schemas.events import HandedOff, Recycled, Unassigned
 from services.settings import Settings
 from tests.support.app import app_client
 from tests.support.leads import qualified_lead_body
@@ -159,3 +159,47 @@ async def test_least_loaded_prefers_the_rep_with_fewest_open_leads(db_url: str, 
         later = [(await _lead(client))["owner"] for _ in range(3)]
     assert [lead["owner"] for lead in first] == ["rep-a", "rep-b", "rep-a", "rep-b"]
     assert later == ["rep-a", "rep-a", "rep-b"]  # a had 0 open, b had 2: a catches up first
+
+
+async def test_rejection_recycles_the_lead_to_marketing(db_url: str, agreement_file: Path) -> None:
+    """A rejected lead leaves its queue and owner, its clock is cancelled, and it can qualify again."""
+    path = _with_global_queue(agreement_file, "round_robin", [_rep("rep-a", max_open_leads=5)])
+    async with app_client(_settings(db_url, path)) as (client, _):
+        lead = await _lead(client)
+        url = f"/v1/leads/{lead['lead_id']}"
+        bad_reason = await client.post(f"{url}/feedback", json={"outcome": "rejected", "reason": "meh"})
+        rejected = await client.post(
+            f"{url}/feedback", json={"outcome": "rejected", "reason": "bad_timing", "note": "budget in Q3"}
+        )
+        recycled = (await client.get(url)).json()
+        (rep,) = [r for r in (await client.get("/v1/reps")).json()["reps"] if r["rep_id"] == "rep-a"]
+        # Back with marketing: new engagement qualifies it again and it is routed again.
+        demo = await client.post(f"{url}/activities", json={"type": "demo_request"})
+        again = await client.post(f"{url}/feedback", json={"outcome": "rejected", "reason": "no_budget"})
+        twice = (await client.get(url)).json()
+        feed = (await client.get("/v1/events")).json()["events"]
+    assert bad_reason.status_code == 422
+    assert bad_reason.json()["errors"][0]["field"] == "reason"
+    assert "bad_timing" in bad_reason.json()["errors"][0]["message"]
+    assert rejected.status_code == 202, rejected.text
+    assert (recycled["stage"], recycled["queue"], recycled["owner"]) == ("recycled", None, None)
+    assert recycled["engagement_score"] == 0
+    assert recycled["recycled_count"] == 1
+    assert [c["state"] for c in recycled["clocks"]] == ["cancelled"]
+    assert recycled["explanation"] == [
+        {"rule": "feedback.rejected", "kind": "recycle", "points": 0, "detail": "bad_timing"}
+    ]
+    assert rep["open_leads"] == 0
+    assert demo.json()["stage"] == "sql"
+    assert demo.json()["owner"] == "rep-a"
+    assert again.status_code == 202
+    assert twice["recycled_count"] == 2
+    recycles = [e["data"] for e in feed if e["type"] == "com.leadrouter.lead.recycled"]
+    assert [(r["reason"], r["rep_id"], r["recycled_count"]) for r in recycles] == [
+        ("bad_timing", "rep-a", 1), ("no_budget", "rep-a", 2),
+    ]  # fmt: skip
+    assert Recycled.model_validate(recycles[0]).note == "budget in Q3"
+    changes = [
+        (e["data"]["from_stage"], e["data"]["to_stage"]) for e in feed if e["type"].endswith("stage_changed")
+    ]
+    assert changes == [("new", "mql"), ("mql", "recycled"), ("recycled", "sql"), ("sql", "recycled")]

@@ -27,7 +27,7 @@ def _lead(n: int) -> dict[str, Any]:
         "company": None, "profile": {}, "activity_counts": {}, "stage": "mql", "fit_score": 0,
         "engagement_score": 0, "queue": "q", "owner": "r", "agreement_version": "t@1",
         "last_activity_at": None, "created_at": T0, "updated_at": T0, "engagement_weights": {},
-        "engagement_as_of": None, "closed_at": None,
+        "engagement_as_of": None, "closed_at": None, "recycled_count": 0,
     }  # fmt: skip
 
 
