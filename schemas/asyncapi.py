@@ -39,6 +39,11 @@ EVENTS: tuple[tuple[str, type[BaseModel], str, str], ...] = (
 )
 
 
+def topic_names(settings: object) -> dict[str, str]:
+    """The topic of each settings field the events name (``topic_handoff`` ...), read from ``settings``."""
+    return {field: str(getattr(settings, field)) for field in sorted({topic for _, _, topic, _ in EVENTS})}
+
+
 def _message_name(event_type: str) -> str:
     return event_type.rpartition(".")[0].rpartition(".")[2] + "_" + event_type.rpartition(".")[2]
 

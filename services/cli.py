@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -77,6 +78,20 @@ def serve(
     finally:
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+@app.command("export-schemas")
+def export_schemas(
+    directory: Annotated[Path, typer.Argument(help="Where to write openapi.json and asyncapi.json")] = Path(
+        "schemas"
+    ),
+) -> None:
+    """Write the OpenAPI document of the HTTP API and the AsyncAPI document of the Kafka events."""
+    from services.api.documents import interface_documents  # noqa: PLC0415 - keeps `--help` fast
+
+    for name, text in interface_documents(Settings()).items():
+        (directory / name).write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {directory / name}")
 
 
 def _redact(url: str) -> str:

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request
 from starlette.responses import JSONResponse, Response
 
-from schemas.asyncapi import asyncapi_document
+from schemas.asyncapi import asyncapi_document, topic_names
 from schemas.events import CloudEvent, EventFeedPage
 from services import metrics
 from services.api.auth import require_api_key
@@ -68,8 +68,7 @@ async def readyz(request: Request) -> Response:
 async def asyncapi(request: Request) -> dict[str, Any]:
     """AsyncAPI 3.0: the Kafka topics (as configured here), each event type and its payload schema."""
     settings = request.app.state.settings
-    topics = {name: getattr(settings, name) for name in ("topic_handoff", "topic_lifecycle", "topic_sla")}
-    return asyncapi_document(topics, request.app.version)
+    return asyncapi_document(topic_names(settings), request.app.version)
 
 
 @ops_router.get("/metrics", summary="Prometheus metrics", response_class=Response)

@@ -76,3 +76,13 @@ def test_openapi_describes_the_agreement_yaml_bodies() -> None:
     assert "application/yaml" in create["requestBody"]["content"]
     assert {"409", "413", "415", "422"} <= set(create["responses"])
     assert "line" in schema["components"]["schemas"]["FieldError"]["properties"]
+
+
+def test_the_interface_documents_in_the_repository_are_current() -> None:
+    """schemas/openapi.json and schemas/asyncapi.json match the code (``leadrouter export-schemas``)."""
+    from services.api.documents import interface_documents  # noqa: PLC0415
+
+    for name, text in interface_documents(Settings(_env_file=None)).items():
+        assert (REPO / "schemas" / name).read_text(encoding="utf-8") == text, (
+            f"run: leadrouter export-schemas ({name})"
+        )
