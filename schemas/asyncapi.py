@@ -26,6 +26,7 @@ from schemas.events import (
     StageChanged,
     Unassigned,
 )
+from schemas.leads import FeedbackIn
 
 # (event type, payload model, the settings field naming its topic, what the Kafka key is)
 EVENTS: tuple[tuple[str, type[BaseModel], str, str], ...] = (
@@ -39,9 +40,25 @@ EVENTS: tuple[tuple[str, type[BaseModel], str, str], ...] = (
 )
 
 
+FEEDBACK_TOPIC = "topic_feedback"  # consumed: sales feedback (services.workers.feedback)
+
+
 def topic_names(settings: object) -> dict[str, str]:
-    """The topic of each settings field the events name (``topic_handoff`` ...), read from ``settings``."""
-    return {field: str(getattr(settings, field)) for field in sorted({topic for _, _, topic, _ in EVENTS})}
+    """The topic of each settings field the document names (``topic_handoff`` ...), from ``settings``."""
+    fields = {topic for _, _, topic, _ in EVENTS} | {FEEDBACK_TOPIC}
+    return {field: str(getattr(settings, field)) for field in sorted(fields)}
+
+
+def _feedback_message_schema() -> dict[str, Any]:
+    schema = FeedbackIn.model_json_schema(ref_template="#/components/schemas/{model}")
+    schema["title"] = "FeedbackMessage"
+    schema["properties"] = {"lead_id": {"type": "string", "format": "uuid"}, **schema["properties"]}
+    schema["required"] = ["lead_id", *schema.get("required", [])]
+    schema["description"] = (
+        "Sales feedback sent by a sales tool: the lead id and the body of POST /v1/leads/{id}/feedback. "
+        "Key it by lead id. Idempotent by event_id, else by topic, partition and offset."
+    )
+    return schema
 
 
 def _message_name(event_type: str) -> str:
@@ -76,6 +93,18 @@ def asyncapi_document(topics: dict[str, str], version: str) -> dict[str, Any]:
             },
         )
         channel["messages"][name] = {"$ref": f"#/components/messages/{name}"}
+    schemas["FeedbackMessage"] = _feedback_message_schema()
+    messages["feedback"] = {
+        "name": "feedback",
+        "title": "Sales feedback on a lead (accepted, rejected with a reason, touched, converted ...)",
+        "contentType": "application/json",
+        "payload": {"$ref": "#/components/schemas/FeedbackMessage"},
+    }
+    channels[FEEDBACK_TOPIC] = {
+        "address": topics[FEEDBACK_TOPIC],
+        "messages": {"feedback": {"$ref": "#/components/messages/feedback"}},
+        "description": f"Kafka topic {topics[FEEDBACK_TOPIC]} (consumed; offsets committed after the commit)",
+    }
     operations = {
         f"publish_{field}": {
             "action": "send",
@@ -83,6 +112,12 @@ def asyncapi_document(topics: dict[str, str], version: str) -> dict[str, Any]:
             "messages": [{"$ref": f"#/channels/{field}/messages/{m}"} for m in channel["messages"]],
         }
         for field, channel in channels.items()
+        if field != FEEDBACK_TOPIC
+    }
+    operations["receive_feedback"] = {
+        "action": "receive",
+        "channel": {"$ref": f"#/channels/{FEEDBACK_TOPIC}"},
+        "messages": [{"$ref": f"#/channels/{FEEDBACK_TOPIC}/messages/feedback"}],
     }
     return {
         "asyncapi": "3.0.0",

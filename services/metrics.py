@@ -37,6 +37,11 @@ STAGE_TRANSITIONS = Counter(
     "leadrouter_stage_transitions_total", "Lead stage changes", ["from_stage", "to_stage"]
 )
 HANDOFFS = Counter("leadrouter_handoffs_total", "Leads handed off to sales, by queue", ["queue"])
+FEEDBACK_REJECTED = Counter(
+    "leadrouter_feedback_rejected_total",
+    "Feedback messages from Kafka that could not apply (logged and skipped), by problem type",
+    ["problem"],
+)
 RECYCLED = Counter(
     "leadrouter_recycled_total", "Leads sales rejected back to marketing, by reason", ["reason"]
 )

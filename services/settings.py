@@ -32,6 +32,13 @@ class Settings(BaseSettings):
     topic_handoff: str = Field(default="leads.handoff", description="Topic of lead.handed_off events")
     topic_lifecycle: str = Field(default="leads.lifecycle", description="Topic of lead.stage_changed events")
     topic_sla: str = Field(default="sla.events", description="Topic of sla.* events")
+    topic_feedback: str = Field(default="leads.feedback", description="Topic sales tools send feedback to")
+    feedback_consumer_group: str = Field(
+        default="leadrouter-feedback", description="Consumer group of the feedback consumer"
+    )
+    run_feedback_consumer: bool = Field(
+        default=True, description="Consume the feedback topic in this process (when Kafka is configured)"
+    )
     readyz_requires_kafka: bool = Field(
         default=True, description="/readyz fails while the configured Kafka is unreachable"
     )

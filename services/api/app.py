@@ -34,6 +34,7 @@ from services.ingest import BatchEffects, IngestBatch, Reply
 from services.logging import configure_logging
 from services.settings import Settings
 from services.workers.clocks import ClockWorker
+from services.workers.feedback import FeedbackConsumer
 from services.workers.relay import OutboxRelay
 from services.workers.waiting import WaitingLeadsWorker
 from services.writer.client import WriterProcess
@@ -124,8 +125,13 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     committer = _committer(settings, uow, running_id, _batch_recorder(relay))
     await committer.start()
+    feedback = (
+        FeedbackConsumer(settings, committer)
+        if settings.kafka_bootstrap_servers and settings.run_feedback_consumer
+        else None
+    )
     app.state.runtime = Runtime(settings, uow, agreements, committer, relay, clock_worker, waiting_worker)
-    for worker in (relay, clock_worker, waiting_worker):
+    for worker in (relay, clock_worker, waiting_worker, feedback):
         if worker is not None:
             worker.start()
     log.info(
@@ -136,11 +142,16 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         ingest_writer=settings.ingest_writer,
         clock_worker=clock_worker is not None,
         assignment_worker=waiting_worker is not None,
+        feedback_consumer=feedback is not None,
         authentication="on" if settings.api_keys else "off",
     )
     try:
         yield
     finally:
+        if feedback is not None:
+            await (
+                feedback.stop()
+            )  # first: what it consumed is committed (or consumed again) before the writer stops
         await committer.stop()
         for worker in (waiting_worker, clock_worker, relay):
             if worker is not None:
