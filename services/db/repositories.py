@@ -184,9 +184,11 @@ async def next_due_at(conn: AsyncConnection) -> datetime | None:
 
 
 async def unpublished(conn: AsyncConnection, limit: int) -> list[Row]:
-    """The oldest unpublished outbox rows, in write order."""
+    """The oldest unpublished outbox rows, in write order, each event as its stored JSON text
+    (``event_json``: sent as it is, never decoded and encoded again)."""
+    event_json = sa.cast(outbox.c.event, sa.Text).label("event_json")
     query = (
-        sa.select(outbox.c.id, outbox.c.topic, outbox.c.key, outbox.c.event, outbox.c.created_at)
+        sa.select(outbox.c.id, outbox.c.topic, outbox.c.key, event_json, outbox.c.created_at)
         .where(outbox.c.published_at.is_(None))
         .order_by(outbox.c.id)
         .limit(limit)
