@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import holidays
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from schemas.vocabulary import ACTIVITY_TYPES, ActivityType, AssertedStage, Stage
@@ -334,6 +336,25 @@ class Calendar(_Strict):
     holidays_country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
     holidays_subdivision: str | None = Field(default=None, max_length=10)
     closures: list[date] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _zone_and_holidays_known(self) -> Calendar:
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"timezone: '{self.timezone}' is not an IANA time zone (e.g. Europe/Berlin)"
+            ) from None
+        if self.holidays_country is not None:
+            subdivisions = holidays.list_supported_countries().get(self.holidays_country)
+            if subdivisions is None:
+                raise ValueError(f"holidays_country: no public holidays known for '{self.holidays_country}'")
+            if self.holidays_subdivision is not None and self.holidays_subdivision not in subdivisions:
+                raise ValueError(
+                    f"holidays_subdivision: '{self.holidays_subdivision}' is not a subdivision of "
+                    f"{self.holidays_country} ({', '.join(subdivisions[:12])} ...)"
+                )
+        return self
 
     @model_validator(mode="after")
     def _intervals_ordered(self) -> Calendar:
