@@ -111,6 +111,7 @@ class QueuePlan:
 
     strategy: str
     members: tuple[tuple[str, int], ...]
+    sticky_accounts: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,7 +247,7 @@ class CompiledAgreement:
         self._route = _route_function(document)
         _check_other_expressions(document)
         self.queue_plans = {
-            q.id: QueuePlan(q.strategy, tuple((rep.id, rep.weight) for rep in q.reps))
+            q.id: QueuePlan(q.strategy, tuple((rep.id, rep.weight) for rep in q.reps), q.sticky_accounts)
             for q in document.queues
         }
         self.reps: dict[str, Rep] = {rep.id: rep for q in document.queues for rep in q.reps}

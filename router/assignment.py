@@ -65,8 +65,15 @@ def why_not_eligible(load: RepLoad) -> str | None:
     return None
 
 
-def assign(members: Sequence[Member], strategy: str) -> Assignment:
-    """Choose a member for one lead and update credits and the chosen rep's load accordingly."""
+STICKY = "sticky account owner"
+
+
+def assign(members: Sequence[Member], strategy: str, preferred: str | None = None) -> Assignment:
+    """Choose a member for one lead and update credits and the chosen rep's load accordingly.
+
+    ``preferred`` (the owner of the lead's account in this queue) gets the lead if eligible, without
+    touching the rotation's credits; otherwise the strategy picks.
+    """
     eligible: list[Member] = []
     skipped: list[tuple[str, str]] = []
     for member in members:
@@ -77,6 +84,11 @@ def assign(members: Sequence[Member], strategy: str) -> Assignment:
             skipped.append((member.rep_id, reason))
     if not eligible:
         return Assignment(None, strategy, tuple(skipped))
+    owner = next((member for member in eligible if member.rep_id == preferred), None)
+    if owner is not None:
+        owner.load.open_leads += 1
+        owner.load.new_today += 1
+        return Assignment(owner.rep_id, STICKY, tuple(skipped))
     weighted = strategy == "weighted_round_robin"
     total = 0
     for member in eligible:

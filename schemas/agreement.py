@@ -319,6 +319,10 @@ class Queue(_Strict):
     description: Text = ""
     when: Expression | None = None
     strategy: Strategy = "round_robin"
+    sticky_accounts: bool = Field(
+        default=False,
+        description="A lead whose account has an owner in this queue goes to that owner (if eligible)",
+    )
     reps: list[Rep] = Field(min_length=1)
 
     @model_validator(mode="after")

@@ -47,9 +47,11 @@ class BatchAssigner:
             for queue, plan in plans.items()
         }
 
-    def assign(self, queue: str) -> Assignment:
-        """The rep of ``queue`` who gets the next lead (``rep_id`` None: nobody is eligible)."""
-        return assign(self._members[queue], self.agreement.queue_plans[queue].strategy)
+    def assign(self, queue: str, account_owner: str | None = None) -> Assignment:
+        """The rep of ``queue`` who gets the next lead (``rep_id`` None: nobody is eligible);
+        ``account_owner`` first when the queue is sticky and that rep is eligible."""
+        plan = self.agreement.queue_plans[queue]
+        return assign(self._members[queue], plan.strategy, account_owner if plan.sticky_accounts else None)
 
     def release(self, rep_id: str) -> None:
         """One of the rep's open leads was closed."""

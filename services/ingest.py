@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from router.accounts import account_key
 from router.agreement import CompiledAgreement, lead_facts
 from router.assignment import Assignment
 from router.engagement import record_activity, weights_at
@@ -160,6 +161,7 @@ class _Run:
         self.commands = commands
         self.now = batch.now()
         self.by_external: dict[tuple[str, str], _Lead] = {}
+        self.by_email: dict[str, _Lead] = {}
         self.by_id: dict[uuid.UUID, _Lead] = {}
         self.open_clocks: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
         self.decisions: list[dict[str, Any]] = []
@@ -190,10 +192,21 @@ class _Run:
     # --- loading --------------------------------------------------------------------------------
 
     async def _load(self) -> None:
-        pairs = [(c.body.source, c.body.external_id) for c in self.commands if isinstance(c, UpsertLead)]
+        upserts = [c.body for c in self.commands if isinstance(c, UpsertLead)]
+        pairs = [(body.source, body.external_id) for body in upserts]
         ids = [c.lead_id for c in self.commands if not isinstance(c, UpsertLead)]
-        for row in await repo.leads_by_external_id(self.conn, pairs, lock=True) if pairs else []:
-            self._remember(_Lead(row, is_new=False))
+        if upserts:
+            # One person is one lead: a new (source, external id) with a known e-mail updates that lead.
+            # On PostgreSQL the e-mails are locked first, so two replicas cannot both create it.
+            await repo.lock_emails(self.conn, [body.email for body in upserts])
+            for row in await repo.leads_by_external_id(self.conn, pairs, lock=True):
+                self._remember(_Lead(row, is_new=False))
+            unmatched = [
+                body.email for body in upserts if (body.source, body.external_id) not in self.by_external
+            ]
+            for row in await repo.leads_by_email(self.conn, unmatched, lock=True) if unmatched else []:
+                if row["id"] not in self.by_id:
+                    self._remember(_Lead(row, is_new=False))
         missing = [i for i in ids if i not in self.by_id]
         for row in await repo.leads_by_id(self.conn, missing, lock=True) if missing else []:
             self._remember(_Lead(row, is_new=False))
@@ -203,6 +216,7 @@ class _Run:
 
     def _remember(self, lead: _Lead) -> None:
         self.by_external[(lead.row["source"], lead.row["external_id"])] = lead
+        self.by_email.setdefault(lead.row["email"], lead)  # the oldest, if the data holds duplicates
         self.by_id[lead.row["id"]] = lead
 
     # --- per command ----------------------------------------------------------------------------
@@ -250,7 +264,7 @@ class _Run:
 
     def _upsert(self, command: UpsertLead) -> _Pending:
         body = command.body
-        lead = self.by_external.get((body.source, body.external_id))
+        lead = self.by_external.get((body.source, body.external_id)) or self.by_email.get(body.email)
         changes = body.model_dump(include=body.model_fields_set - _LEAD_META_FIELDS)
         changes["email"] = body.email
         if lead is None:
@@ -275,6 +289,7 @@ class _Run:
                 "engagement_as_of": None,
                 "closed_at": None,
                 "recycled_count": 0,
+                "account_key": account_key(body.email, body.company),
             }
             lead = _Lead(row, is_new=True)
             self._remember(lead)
@@ -284,7 +299,10 @@ class _Run:
             attributes = {**profile.get("attributes", {}), **changes.pop("attributes", {})}
             profile.update(changes)
             profile["attributes"] = attributes
-            lead.row.update(profile=profile, email=body.email, company=profile.get("company"))
+            lead.row.update(
+                profile=profile, email=body.email, company=profile.get("company"),
+                account_key=account_key(body.email, profile.get("company")),
+            )  # fmt: skip
             outcome, status = "updated", 200
         self._evaluate(lead, command.event_key, body.stage)
         return self._pending(command, lead, outcome, status)
@@ -492,14 +510,30 @@ class _Run:
             return
         assigner = BatchAssigner(self.conn, self.agreement, self.now)
         await assigner.load(list(self.handoffs), owners)
+        account_owners = await self._account_owners()
         for queue, handoffs in self.handoffs.items():
             for handoff in handoffs:
-                self._record_assignment(handoff, assigner.assign(queue))
+                account = handoff.lead.row["account_key"]
+                assignment = assigner.assign(queue, account_owners.get((account, queue)))
+                self._record_assignment(handoff, assignment)
+                if account is not None and assignment.rep_id is not None:
+                    account_owners.setdefault((account, queue), assignment.rep_id)
         for lead, owner in self.closing:
             released = owner or lead.owner
             if released is not None:
                 assigner.release(released)
         await assigner.save()
+
+    async def _account_owners(self) -> dict[tuple[str, str], str]:
+        """Owners of the accounts of leads handed off to sticky queues in this batch."""
+        keys = [
+            handoff.lead.row["account_key"]
+            for queue, handoffs in self.handoffs.items()
+            if self.agreement.queue_plans[queue].sticky_accounts
+            for handoff in handoffs
+            if handoff.lead.row["account_key"] is not None
+        ]
+        return await repo.account_owners(self.conn, keys) if keys else {}
 
     def _record_assignment(self, handoff: _Handoff, assignment: Assignment) -> None:
         rep, strategy = assignment.rep_id, assignment.strategy

@@ -1,5 +1,6 @@
 """Rep load and fair assignment: per-membership credit, per-rep state, leads closed off a rep's load,
-and how often a lead was recycled.
+how often a lead was recycled, and the account a lead belongs to (new leads; existing ones get it on
+their next update).
 
 The rotation counter of queues (turns_taken) is replaced by smooth weighted round robin credit.
 
@@ -39,6 +40,8 @@ def upgrade() -> None:
     with op.batch_alter_table("leads") as batch:
         batch.add_column(sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column("recycled_count", sa.Integer(), server_default="0", nullable=False))
+        batch.add_column(sa.Column("account_key", sa.String(length=300), nullable=True))
+        batch.create_index(batch.f("ix_leads_account_key"), ["account_key"], unique=False)
     # Existing owners carry their open leads into the new load counts.
     op.execute(
         "INSERT INTO rep_states (rep_id, open_leads, new_today, updated_at)"
@@ -49,6 +52,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     """Revert this revision."""
     with op.batch_alter_table("leads") as batch:
+        batch.drop_index(batch.f("ix_leads_account_key"))
+        batch.drop_column("account_key")
         batch.drop_column("recycled_count")
         batch.drop_column("closed_at")
     with op.batch_alter_table("queues") as batch:

@@ -308,8 +308,3 @@ def insert_columns(table: sa.Table) -> list[str]:
         for c in table.columns
         if not (c.primary_key and c.autoincrement is True and isinstance(c.type, sa.Integer | sa.BigInteger))
     ]
-
-
-def encode_datetime(value: datetime, dialect: str) -> Any:
-    """A timestamp as the driver of ``dialect`` takes it (SQLAlchemy's own SQLite text format)."""
-    return _sqlite_datetime(value) if dialect == "sqlite" else _aware(value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -11,11 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.db.bulk import (
-    STATEMENTS,
-    BulkSelect,
-    insert_columns,
-)
+from services.db.bulk import STATEMENTS, BulkSelect, fetch_driver, insert_columns
 from services.db.tables import decisions, lead_events, leads, outbox, sla_clocks
 
 Row = dict[str, Any]
@@ -41,6 +38,8 @@ def _select(name: str, dialect: str, *, lock: bool = False) -> BulkSelect:
         )
     if name == "leads_by_external_id":
         return BulkSelect(leads, dialect, "external_id", ("source",), lock=lock)
+    if name == "leads_by_email":
+        return BulkSelect(leads, dialect, "email", lock=lock)
     return BulkSelect(leads, dialect, "id", lock=lock)
 
 
@@ -79,6 +78,29 @@ async def leads_by_external_id(
     return rows
 
 
+async def leads_by_email(conn: AsyncConnection, emails: Sequence[str], *, lock: bool = False) -> list[Row]:
+    """Leads with the given (normalised) e-mails, oldest first (``lock``: FOR UPDATE on PostgreSQL)."""
+    rows: list[Row] = []
+    select = _select("leads_by_email", conn.dialect.name, lock=lock)
+    for chunk in _chunks(sorted(set(emails))):
+        rows += await select.fetch(conn, chunk)
+    return sorted(rows, key=lambda row: (row["created_at"], row["id"]))
+
+
+async def lock_emails(conn: AsyncConnection, emails: Sequence[str]) -> None:
+    """On PostgreSQL, transaction-scoped advisory locks on these e-mails (in one order, so replicas
+    take turns on the same person); SQLite write transactions are serialised already."""
+    if conn.dialect.name != "postgresql" or not emails:
+        return
+    keys = sorted(
+        {int.from_bytes(hashlib.sha256(email.encode()).digest()[:8], "big", signed=True) for email in emails}
+    )
+    await fetch_driver(conn, _LOCK_EMAILS, [keys])
+
+
+_LOCK_EMAILS = "SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k ORDER BY k"
+
+
 async def leads_by_id(conn: AsyncConnection, ids: Sequence[uuid.UUID], *, lock: bool = False) -> list[Row]:
     """Leads with the given ids (``lock``: FOR UPDATE on PostgreSQL)."""
     rows: list[Row] = []
@@ -91,7 +113,7 @@ async def leads_by_id(conn: AsyncConnection, ids: Sequence[uuid.UUID], *, lock: 
 _LEAD_MUTABLE = (
     "email", "company", "profile", "activity_counts", "stage", "fit_score", "engagement_score", "queue",
     "owner", "agreement_version", "last_activity_at", "updated_at", "engagement_weights", "engagement_as_of",
-    "closed_at", "recycled_count",
+    "closed_at", "recycled_count", "account_key",
 )  # fmt: skip
 
 
@@ -256,6 +278,20 @@ async def lead_detail(conn: AsyncConnection, lead_id: uuid.UUID) -> Row | None:
         "clocks": [dict(c) for c in clocks],
         "timeline": [dict(e) for e in events],
     }
+
+
+async def account_owners(conn: AsyncConnection, keys: Sequence[str]) -> dict[tuple[str, str], str]:
+    """``(account key, queue) -> owner``: the owner of each account's most recently updated lead per queue."""
+    owners: dict[tuple[str, str], str] = {}
+    for chunk in _chunks(sorted(set(keys))):
+        query = (
+            sa.select(leads.c.account_key, leads.c.queue, leads.c.owner)
+            .where(leads.c.account_key.in_(chunk), leads.c.owner.is_not(None), leads.c.queue.is_not(None))
+            .order_by(leads.c.updated_at.desc())
+        )
+        for row in await conn.execute(query):
+            owners.setdefault((row.account_key, row.queue), row.owner)
+    return owners
 
 
 # --- leads waiting for a rep ---------------------------------------------------------------------

@@ -68,8 +68,10 @@ leads = sa.Table(
     sa.Column("engagement_as_of", UTCDateTime()),
     sa.Column("closed_at", UTCDateTime()),  # converted, disqualified or rejected: off the owner's load
     sa.Column("recycled_count", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("account_key", sa.String(300)),  # router.accounts: company domain or normalised name
     sa.UniqueConstraint("source", "external_id"),
     sa.Index(None, "email"),
+    sa.Index(None, "account_key"),
 )
 
 lead_events = sa.Table(

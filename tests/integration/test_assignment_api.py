@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -203,3 +204,53 @@ async def test_rejection_recycles_the_lead_to_marketing(db_url: str, agreement_f
         (e["data"]["from_stage"], e["data"]["to_stage"]) for e in feed if e["type"].endswith("stage_changed")
     ]
     assert changes == [("new", "mql"), ("mql", "recycled"), ("recycled", "sql"), ("sql", "recycled")]
+
+
+async def test_one_person_is_one_lead_across_sources(db_url: str, agreement_file: Path) -> None:
+    """The same (normalised) e-mail from another CRM updates the lead; it is not routed twice."""
+    path = _with_global_queue(agreement_file, "round_robin", [_rep("rep-a"), _rep("rep-b")])
+    async with app_client(_settings(db_url, path)) as (client, _):
+        first = await _lead(client)
+        body = qualified_lead_body(country="BE", source="salesforce", external_id="003-XYZ")
+        body["email"] = (await client.get(f"/v1/leads/{first['lead_id']}")).json()["email"].upper()
+        second = await client.post("/v1/leads", json=body)
+        feed = (await client.get("/v1/events")).json()["events"]
+    assert second.status_code == 200, second.text
+    assert second.json()["outcome"] == "updated"
+    assert second.json()["lead_id"] == first["lead_id"]
+    assert second.json()["owner"] == first["owner"]
+    handed = [e for e in feed if e["type"] == "com.leadrouter.lead.handed_off"]
+    assert len(handed) == 1
+
+
+async def test_sticky_accounts_go_to_the_account_owner(db_url: str, agreement_file: Path) -> None:
+    document = yaml.safe_load(agreement_file.read_text(encoding="utf-8"))
+    queue = next(q for q in document["queues"] if q["id"] == GLOBAL)
+    queue["sticky_accounts"] = True
+    agreement_file.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    path = _with_global_queue(agreement_file, "round_robin", [_rep("rep-a"), _rep("rep-b")])
+
+    async def from_domain(domain: str) -> dict[str, Any]:
+        reply = await client.post(
+            "/v1/leads",
+            json={**qualified_lead_body(country="BE"), "email": f"x{uuid.uuid4().hex[:6]}@{domain}"},
+        )
+        assert reply.status_code == 201, reply.text
+        return dict(reply.json())
+
+    async with app_client(_settings(db_url, path)) as (client, _):
+        acme = [await from_domain("acme.example") for _ in range(3)]
+        other = await from_domain("globex.example")
+        away = {"out_of_office_until": (datetime.now(UTC) + timedelta(days=1)).isoformat()}
+        await client.put(f"/v1/reps/{acme[0]['owner']}/availability", json=away)
+        while_away = await from_domain("acme.example")
+        detail = (await client.get(f"/v1/leads/{acme[1]['lead_id']}")).json()
+    assert {lead["owner"] for lead in acme} == {acme[0]["owner"]}
+    assert other["owner"] != acme[0]["owner"]  # the rotation was not moved by the sticky leads
+    assert while_away["owner"] == other["owner"]
+    assert {
+        "rule": f"rep.{acme[0]['owner']}",
+        "kind": "assign",
+        "points": 0,
+        "detail": "sticky account owner",
+    } in detail["explanation"]

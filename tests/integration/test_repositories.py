@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 import pytest
 import sqlalchemy as sa
 
@@ -27,7 +28,7 @@ def _lead(n: int) -> dict[str, Any]:
         "company": None, "profile": {}, "activity_counts": {}, "stage": "mql", "fit_score": 0,
         "engagement_score": 0, "queue": "q", "owner": "r", "agreement_version": "t@1",
         "last_activity_at": None, "created_at": T0, "updated_at": T0, "engagement_weights": {},
-        "engagement_as_of": None, "closed_at": None, "recycled_count": 0,
+        "engagement_as_of": None, "closed_at": None, "recycled_count": 0, "account_key": None,
     }  # fmt: skip
 
 
@@ -221,8 +222,10 @@ async def test_outbox_reads_in_order_and_marks_published(uow: UnitOfWork) -> Non
         left = await repo.unpublished(conn, 10)
         count = await repo.count_unpublished(conn)
         feed = await repo.events_after(conn, 0, 10)
-    assert [r["event"]["data"]["n"] for r in pending] == [0, 1, 2]
-    assert [r["event"]["data"]["n"] for r in left] == [2, 3, 4]
+    assert [orjson.loads(r["event_json"])["data"]["n"] for r in pending] == [0, 1, 2]
+    assert [orjson.loads(r["event_json"]) for r in left] == [
+        row["event"] for row in rows[2:]
+    ]  # stored JSON, as is
     assert count == 3
     assert len(feed) == 5  # the feed keeps published events
 

@@ -102,3 +102,15 @@ def test_a_rep_in_two_queues_has_one_capacity() -> None:
     assert assign(first, "round_robin").rep_id == "anna"
     assert assign(second, "round_robin").rep_id == "anna"
     assert assign(first, "round_robin").rep_id is None
+
+
+def test_the_account_owner_gets_the_lead_when_eligible_without_moving_the_rotation() -> None:
+    members = _members([1, 1, 1])
+    sticky = assign(members, "round_robin", preferred="r2")
+    assert (sticky.rep_id, sticky.strategy) == ("r2", "sticky account owner")
+    assert [m.credit for m in members] == [0, 0, 0]
+    assert assign(members, "round_robin").rep_id == "r0"  # the rotation carries on where it was
+    members[2].load.out_of_office = True
+    fallback = assign(members, "round_robin", preferred="r2")
+    assert (fallback.rep_id, fallback.strategy) == ("r1", "round_robin")
+    assert assign(members, "round_robin", preferred="someone-else").strategy == "round_robin"
