@@ -1,4 +1,4 @@
-"""Bodies of the rep API (``/v1/reps``): availability and load."""
+"""Bodies of the routing operations API: reps (availability, load), queues (pause), reassignment."""
 
 from __future__ import annotations
 
@@ -34,3 +34,36 @@ class RepList(BaseModel):
     """Every rep with a state row, by id."""
 
     reps: list[RepOut]
+
+
+class PauseIn(BaseModel):
+    """Pause a queue (its leads wait unassigned) or resume it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    paused: bool
+    reason: str | None = Field(default=None, max_length=200)
+
+
+class QueueOut(BaseModel):
+    """A queue and whether it is paused."""
+
+    id: str
+    description: str
+    paused: bool
+    paused_reason: str | None
+
+
+class QueueList(BaseModel):
+    """Every queue, by id."""
+
+    queues: list[QueueOut]
+
+
+class ReassignIn(BaseModel):
+    """Give a lead to another member of its queue."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rep_id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+    reason: str | None = Field(default=None, max_length=200)

@@ -31,10 +31,12 @@ class BatchAssigner:
         self._states: dict[str, dict[str, Any]] = {}
         self._loads: dict[str, RepLoad] = {}
         self._members: dict[str, list[Member]] = {}
+        self._paused: set[str] = set()
 
     async def load(self, queues: Sequence[str], owners: Sequence[str]) -> None:
         """Lock and read the memberships of ``queues`` and the state of their reps and ``owners``."""
         self._credits = await rep_load.lock_credits(self.conn, queues)
+        self._paused = await rep_load.paused_queues(self.conn, queues) if queues else set()
         plans = {queue: self.agreement.queue_plans[queue] for queue in queues}
         rep_ids = {rep for plan in plans.values() for rep, _ in plan.members} | set(owners)
         self._states = await rep_load.lock_rep_states(self.conn, rep_ids)
@@ -51,7 +53,15 @@ class BatchAssigner:
         """The rep of ``queue`` who gets the next lead (``rep_id`` None: nobody is eligible);
         ``account_owner`` first when the queue is sticky and that rep is eligible."""
         plan = self.agreement.queue_plans[queue]
+        if queue in self._paused:
+            return Assignment(None, plan.strategy, tuple((rep, "queue paused") for rep, _ in plan.members))
         return assign(self._members[queue], plan.strategy, account_owner if plan.sticky_accounts else None)
+
+    def give(self, rep_id: str) -> None:
+        """A lead was given to the rep by hand (capacity is the manager's call)."""
+        load = self._loads[rep_id]
+        load.open_leads += 1
+        load.new_today += 1
 
     def release(self, rep_id: str) -> None:
         """One of the rep's open leads was closed."""

@@ -1,5 +1,5 @@
 """Rep load and fair assignment: per-membership credit, per-rep state, leads closed off a rep's load,
-how often a lead was recycled, and the account a lead belongs to (new leads; existing ones get it on
+queues that can be paused, how often a lead was recycled, and the account a lead belongs to (new leads; existing ones get it on
 their next update).
 
 The rotation counter of queues (turns_taken) is replaced by smooth weighted round robin credit.
@@ -37,6 +37,8 @@ def upgrade() -> None:
         batch.add_column(sa.Column("credit", sa.BigInteger(), server_default="0", nullable=False))
     with op.batch_alter_table("queues") as batch:
         batch.drop_column("turns_taken")
+        batch.add_column(sa.Column("paused", sa.Boolean(), server_default=sa.false(), nullable=False))
+        batch.add_column(sa.Column("paused_reason", sa.String(length=200), nullable=True))
     with op.batch_alter_table("leads") as batch:
         batch.add_column(sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column("recycled_count", sa.Integer(), server_default="0", nullable=False))
@@ -57,6 +59,8 @@ def downgrade() -> None:
         batch.drop_column("recycled_count")
         batch.drop_column("closed_at")
     with op.batch_alter_table("queues") as batch:
+        batch.drop_column("paused_reason")
+        batch.drop_column("paused")
         batch.add_column(sa.Column("turns_taken", sa.BigInteger(), server_default="0", nullable=False))
     with op.batch_alter_table("reps") as batch:
         batch.drop_column("credit")

@@ -22,7 +22,7 @@ from services.api.routes_agreements import router as agreements_router
 from services.api.routes_leads import ingest_router
 from services.api.routes_leads import router as leads_router
 from services.api.routes_ops import feed_router, ops_router
-from services.api.routes_reps import router as reps_router
+from services.api.routes_routing import router as routing_router
 from services.api.runtime import Committer, Runtime
 from services.clock import utcnow
 from services.db import rep_load
@@ -32,6 +32,7 @@ from services.errors import DomainError
 from services.group_commit import GroupCommitter
 from services.ingest import BatchEffects, IngestBatch, Reply
 from services.logging import configure_logging
+from services.manual_actions import ManualActions
 from services.settings import Settings
 from services.workers.clocks import ClockWorker
 from services.workers.feedback import FeedbackConsumer
@@ -130,7 +131,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.kafka_bootstrap_servers and settings.run_feedback_consumer
         else None
     )
-    app.state.runtime = Runtime(settings, uow, agreements, committer, relay, clock_worker, waiting_worker)
+    manual = ManualActions(uow, settings, ActiveAgreement(running_id), utcnow)
+    app.state.runtime = Runtime(
+        settings, uow, agreements, committer, relay, clock_worker, waiting_worker, manual
+    )
     for worker in (relay, clock_worker, waiting_worker, feedback):
         if worker is not None:
             worker.start()
@@ -191,7 +195,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ingest_router)
     app.include_router(leads_router)
     app.include_router(agreements_router)
-    app.include_router(reps_router)
+    app.include_router(routing_router)
     app.include_router(feed_router)
     app.include_router(ops_router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

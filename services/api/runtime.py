@@ -9,6 +9,7 @@ from services.agreement_lifecycle import AgreementLifecycle
 from services.db.uow import UnitOfWork
 from services.ingest import Reply
 from services.ingest_request import IngestRequest
+from services.manual_actions import ManualActions
 from services.settings import Settings
 from services.workers.clocks import ClockWorker
 from services.workers.relay import OutboxRelay
@@ -38,4 +39,5 @@ class Runtime:
     committer: Committer
     relay: OutboxRelay | None
     clock_worker: ClockWorker | None
-    waiting_worker: WaitingLeadsWorker | None = None
+    waiting_worker: WaitingLeadsWorker | None
+    manual: ManualActions

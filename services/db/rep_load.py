@@ -29,6 +29,11 @@ def _memberships(dialect: str) -> BulkSelect:
 
 
 @functools.cache
+def _queues(dialect: str) -> BulkSelect:
+    return BulkSelect(queues, dialect, "id", columns=("id", "paused"))
+
+
+@functools.cache
 def _states(dialect: str) -> BulkSelect:
     return BulkSelect(rep_states, dialect, "rep_id", lock=True)
 
@@ -37,6 +42,32 @@ async def lock_credits(conn: AsyncConnection, queue_ids: Iterable[str]) -> dict[
     """The credit of every membership of ``queue_ids`` as ``(queue, rep) -> credit`` (rows locked)."""
     rows = await _memberships(conn.dialect.name).fetch(conn, sorted(set(queue_ids)))
     return {(row["queue_id"], row["id"]): int(row["credit"]) for row in rows}
+
+
+async def paused_queues(conn: AsyncConnection, queue_ids: Iterable[str]) -> set[str]:
+    """Which of ``queue_ids`` are paused (their leads wait unassigned)."""
+    rows = await _queues(conn.dialect.name).fetch(conn, sorted(set(queue_ids)))
+    return {row["id"] for row in rows if row["paused"]}
+
+
+async def set_queue_paused(
+    conn: AsyncConnection, queue_id: str, paused: bool, reason: str | None, now: datetime
+) -> bool:
+    """Pause or resume a queue; False if there is no such queue."""
+    result = await conn.execute(
+        queues.update()
+        .where(queues.c.id == queue_id)
+        .values(paused=paused, paused_reason=reason if paused else None, updated_at=now)
+    )
+    return bool(result.rowcount)
+
+
+async def list_queues(conn: AsyncConnection) -> list[Row]:
+    """Every queue with its pause state, by id."""
+    query = sa.select(queues.c.id, queues.c.description, queues.c.paused, queues.c.paused_reason).order_by(
+        queues.c.id
+    )
+    return [dict(row) for row in (await conn.execute(query)).mappings()]
 
 
 async def lock_rep_states(conn: AsyncConnection, rep_ids: Iterable[str]) -> dict[str, Row]:

@@ -311,6 +311,30 @@ async def lock_waiting_leads(conn: AsyncConnection, limit: int) -> list[Row]:
     return [dict(row) for row in (await conn.execute(query)).mappings()]
 
 
+async def reassign_lead(
+    conn: AsyncConnection, lead_id: uuid.UUID, rep_id: str, now: datetime
+) -> datetime | None:
+    """Give a lead another owner, with its open clocks; returns its first-touch due time."""
+    await conn.execute(leads.update().where(leads.c.id == lead_id).values(owner=rep_id, updated_at=now))
+    await conn.execute(
+        sla_clocks.update()
+        .where(sla_clocks.c.lead_id == lead_id, sla_clocks.c.state == "open")
+        .values(rep_id=rep_id)
+    )
+    return await _first_touch_due(conn, lead_id)
+
+
+async def _first_touch_due(conn: AsyncConnection, lead_id: uuid.UUID) -> datetime | None:
+    query = (
+        sa.select(sla_clocks.c.due_at)
+        .where(sla_clocks.c.lead_id == lead_id, sla_clocks.c.obligation == "first_touch")
+        .order_by(sla_clocks.c.started_at.desc())
+        .limit(1)
+    )
+    due: datetime | None = (await conn.execute(query)).scalar_one_or_none()
+    return due
+
+
 async def assign_waiting(
     conn: AsyncConnection, lead_id: uuid.UUID, rep_id: str, now: datetime
 ) -> datetime | None:
@@ -322,11 +346,4 @@ async def assign_waiting(
         .where(sla_clocks.c.lead_id == lead_id, sla_clocks.c.state == "open", sla_clocks.c.rep_id.is_(None))
         .values(rep_id=rep_id)
     )
-    query = (
-        sa.select(sla_clocks.c.due_at)
-        .where(sla_clocks.c.lead_id == lead_id, sla_clocks.c.obligation == "first_touch")
-        .order_by(sla_clocks.c.started_at.desc())
-        .limit(1)
-    )
-    due: datetime | None = (await conn.execute(query)).scalar_one_or_none()
-    return due
+    return await _first_touch_due(conn, lead_id)

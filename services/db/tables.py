@@ -153,6 +153,8 @@ queues = sa.Table(
     metadata,
     sa.Column("id", sa.String(64), primary_key=True),
     sa.Column("description", sa.String(500), nullable=False, server_default=""),
+    sa.Column("paused", sa.Boolean(), nullable=False, server_default=sa.false()),  # leads wait, unassigned
+    sa.Column("paused_reason", sa.String(200)),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
 )
 

@@ -254,3 +254,62 @@ async def test_sticky_accounts_go_to_the_account_owner(db_url: str, agreement_fi
         "points": 0,
         "detail": "sticky account owner",
     } in detail["explanation"]
+
+
+async def test_a_paused_queue_holds_its_leads_until_resumed(db_url: str, agreement_file: Path) -> None:
+    path = _with_global_queue(agreement_file, "round_robin", [_rep("rep-a")])
+    settings = _settings(db_url, path).model_copy(update={"assignment_poll_seconds": 0.1})
+    async with app_client(settings) as (client, _):
+        paused = await client.put(
+            f"/v1/queues/{GLOBAL}/pause", json={"paused": True, "reason": "team offsite"}
+        )
+        waiting = await _lead(client)
+        detail = (await client.get(f"/v1/leads/{waiting['lead_id']}")).json()
+        queues = {q["id"]: q for q in (await client.get("/v1/queues")).json()["queues"]}
+        resumed = await client.put(f"/v1/queues/{GLOBAL}/pause", json={"paused": False})
+        assigned = await _until_owner(client, waiting["lead_id"])
+        missing = await client.put("/v1/queues/nowhere/pause", json={"paused": True})
+    assert paused.status_code == 200, paused.text
+    assert (queues[GLOBAL]["paused"], queues[GLOBAL]["paused_reason"]) == (True, "team offsite")
+    assert waiting["owner"] is None
+    assert {"rule": "skipped.rep-a", "kind": "assign", "points": 0, "detail": "queue paused"} in detail[
+        "explanation"
+    ]
+    assert resumed.json() == {**queues[GLOBAL], "paused": False, "paused_reason": None}
+    assert assigned["owner"] == "rep-a"
+    assert missing.status_code == 404
+
+
+async def test_reassigning_moves_the_lead_its_clock_and_the_load(db_url: str, agreement_file: Path) -> None:
+    path = _with_global_queue(agreement_file, "round_robin", [_rep("rep-a"), _rep("rep-b")])
+    async with app_client(_settings(db_url, path)) as (client, _):
+        lead = await _lead(client)  # rep-a
+        url = f"/v1/leads/{lead['lead_id']}/reassign"
+        moved = await client.post(url, json={"rep_id": "rep-b", "reason": "speaks Dutch"})
+        outsider = await client.post(url, json={"rep_id": "rep-maria"})
+        unknown = await client.post(f"/v1/leads/{uuid.uuid4()}/reassign", json={"rep_id": "rep-b"})
+        loads = {r["rep_id"]: r["open_leads"] for r in (await client.get("/v1/reps")).json()["reps"]}
+        feed = (await client.get("/v1/events")).json()["events"]
+        await client.post(
+            f"/v1/leads/{lead['lead_id']}/feedback", json={"outcome": "rejected", "reason": "no_need"}
+        )
+        recycled = await client.post(url, json={"rep_id": "rep-a"})
+    assert lead["owner"] == "rep-a"
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["owner"] == "rep-b"
+    assert moved.json()["clocks"][0]["rep_id"] == "rep-b"
+    assert moved.json()["explanation"] == [
+        {
+            "rule": "rep.rep-b",
+            "kind": "assign",
+            "points": 0,
+            "detail": "reassigned by hand from rep-a: speaks Dutch",
+        }
+    ]
+    assert (loads["rep-a"], loads["rep-b"]) == (0, 1)
+    handed = [e["data"]["rep_id"] for e in feed if e["type"] == "com.leadrouter.lead.handed_off"]
+    assert handed == ["rep-a", "rep-b"]
+    assert outsider.status_code == 422
+    assert outsider.json()["type"].endswith("/rep-not-in-queue")
+    assert unknown.status_code == 404
+    assert recycled.status_code == 409

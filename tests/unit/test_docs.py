@@ -48,7 +48,13 @@ def test_openapi_describes_bodies_and_problems() -> None:
 
 def test_every_route_is_in_the_api_reference() -> None:
     schema = create_app(Settings()).openapi()
-    names = {"{lead_id}": "{id}", "{agreement_id}": "{id}", "{rep_id}": "{id}", "{version}": "{n}"}
+    names = {
+        "{lead_id}": "{id}",
+        "{agreement_id}": "{id}",
+        "{rep_id}": "{id}",
+        "{queue_id}": "{id}",
+        "{version}": "{n}",
+    }
     routes = []
     for path, operations in schema["paths"].items():
         for old, new in names.items():
