@@ -22,7 +22,7 @@ from tests.support.service import ServiceProcess, run_cli
 
 pytestmark = pytest.mark.e2e
 WEIGHTS = {"rep-a": 1, "rep-b": 1, "rep-c": 2, "rep-d": 4}
-LEADS_PER_PROCESS = 600  # 1,800 in all: a multiple of the weights' sum (8) ends on exact shares
+LEADS_PER_PROCESS = 3336  # 10,008 in all: a multiple of the weights' sum (8) ends on exact shares
 
 
 @pytest.fixture
