@@ -9,7 +9,6 @@ ceiling, whichever is first.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from datetime import datetime
 
@@ -21,12 +20,15 @@ from services.db import repositories as repo
 from services.db.uow import UnitOfWork
 from services.events import clock_event_data, outbox_row
 from services.settings import Settings
+from services.workers.background import BackgroundWorker
 
 log = structlog.get_logger(__name__)
 
 
-class ClockWorker:
+class ClockWorker(BackgroundWorker):
     """Background task that breaches due SLA clocks."""
+
+    task_name = "sla-clock-worker"
 
     def __init__(
         self,
@@ -35,22 +37,11 @@ class ClockWorker:
         now: Callable[[], datetime],
         on_breach: Callable[[], None] | None = None,
     ) -> None:
+        super().__init__()
         self._uow = uow
         self._settings = settings
         self._now = now
         self._on_breach = on_breach
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        """Start watching clocks in the background."""
-        self._task = asyncio.create_task(self._run(), name="sla-clock-worker")
-
-    async def stop(self) -> None:
-        """Stop after the current batch (an interrupted batch is rolled back and redone later)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
 
     async def _run(self) -> None:
         while True:

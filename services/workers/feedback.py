@@ -27,6 +27,7 @@ from services.errors import DomainError
 from services.ingest import Reply
 from services.ingest_request import IngestRequest
 from services.settings import Settings
+from services.workers.background import BackgroundWorker
 
 log = structlog.get_logger(__name__)
 _MAX_BACKOFF_SECONDS = 5.0
@@ -61,24 +62,15 @@ def to_request(record: ConsumerRecord[bytes, bytes]) -> IngestRequest:
     return IngestRequest("feedback", orjson.dumps(message), lead_id, key)
 
 
-class FeedbackConsumer:
+class FeedbackConsumer(BackgroundWorker):
     """Background task consuming ``LEADROUTER_TOPIC_FEEDBACK`` in consumer group ``..._GROUP``."""
 
+    task_name = "feedback-consumer"
+
     def __init__(self, settings: Settings, committer: Ingest) -> None:
+        super().__init__()
         self._settings = settings
         self._committer = committer
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        """Start consuming in the background."""
-        self._task = asyncio.create_task(self._run(), name="feedback-consumer")
-
-    async def stop(self) -> None:
-        """Stop consuming (messages of an unfinished poll are consumed again by the group)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
 
     async def _run(self) -> None:
         backoff = 0.1

@@ -24,6 +24,7 @@ from services import metrics
 from services.db import repositories as repo
 from services.db.uow import UnitOfWork
 from services.settings import Settings
+from services.workers.background import BackgroundWorker
 
 log = structlog.get_logger(__name__)
 
@@ -47,32 +48,27 @@ def create_producer(settings: Settings) -> AIOKafkaProducer:
     )
 
 
-class OutboxRelay:
+class OutboxRelay(BackgroundWorker):
     """Background task moving outbox rows to Kafka; ``wake()`` after a commit shortens its wait."""
 
+    task_name = "outbox-relay"
+
     def __init__(self, uow: UnitOfWork, settings: Settings, now: Callable[[], datetime]) -> None:
+        super().__init__()
         self._uow = uow
         self._settings = settings
         self._now = now
         self._producer: AIOKafkaProducer | None = None
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         self._counted_at = float("-inf")  # monotonic time the backlog was last counted
 
     def wake(self) -> None:
         """Tell the relay new rows were committed."""
         self._wake.set()
 
-    def start(self) -> None:
-        """Start publishing in the background."""
-        self._task = asyncio.create_task(self._run(), name="outbox-relay")
-
     async def stop(self) -> None:
         """Stop publishing (rows not yet acknowledged stay in the outbox) and close the producer."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await super().stop()
         await self._close_producer()
 
     async def broker_reachable(self) -> bool:

@@ -27,12 +27,15 @@ from services.db import repositories as repo
 from services.db.uow import UnitOfWork
 from services.events import handoff_event_data, outbox_row
 from services.settings import Settings
+from services.workers.background import BackgroundWorker
 
 log = structlog.get_logger(__name__)
 
 
-class WaitingLeadsWorker:
+class WaitingLeadsWorker(BackgroundWorker):
     """Background task that assigns waiting leads once a rep of their queue is eligible."""
+
+    task_name = "waiting-leads-worker"
 
     def __init__(
         self,
@@ -42,28 +45,17 @@ class WaitingLeadsWorker:
         now: Callable[[], datetime],
         on_assigned: Callable[[], None] | None = None,
     ) -> None:
+        super().__init__()
         self._uow = uow
         self._settings = settings
         self._agreements = agreements
         self._now = now
         self._on_assigned = on_assigned
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        """Start watching waiting leads in the background."""
-        self._task = asyncio.create_task(self._run(), name="waiting-leads-worker")
 
     def wake(self) -> None:
         """Look now (a rep came back, a lead was closed)."""
         self._wake.set()
-
-    async def stop(self) -> None:
-        """Stop after the current batch (an interrupted batch is rolled back and redone later)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
 
     async def _run(self) -> None:
         while True:
