@@ -271,7 +271,8 @@ local function build(n)
    local p = pool[n % POOL_SIZE + 1]
    return table.concat({
       p.prefix, '"external_id":"', tag, "-", tid, "-", n, '","event_id":"evt-', tag, "-", tid, "-", n,
-      '","email":"', p.email, ".", n, "@", p.domain, '",', p.tail,
+      -- one person per lead: the service merges leads with the same e-mail across sources and runs
+      '","email":"', p.email, ".", tag, "-", tid, "-", n, "@", p.domain, '",', p.tail,
    })
 end
 
