@@ -155,19 +155,27 @@ class AgreementLifecycle:
 
     async def show(self, agreement_id: str, version: int) -> tuple[Row, CompiledAgreement | None]:
         """One version with its source, and its compiled form when it compiles."""
+        row = await self._stored(agreement_id, version)
+        try:
+            return row, parse_agreement(row["source"], f"{agreement_id}@{version}")
+        except AgreementError:
+            return row, None
+
+    async def compiled(self, agreement_id: str, version: int) -> CompiledAgreement:
+        """A stored version, compiled (422 with its problems if it does not compile)."""
+        row = await self._stored(agreement_id, version)
+        try:
+            return parse_agreement(row["source"], f"{agreement_id}@{version}")
+        except AgreementError as error:
+            detail = f"agreement {agreement_id} version {version} does not compile"
+            raise _invalid(detail, AgreementCheck(None, error.problems)) from None
+
+    async def _stored(self, agreement_id: str, version: int) -> Row:
         async with self.uow.read() as conn:
             row = await store.get_version(conn, agreement_id, version)
         if row is None:
             raise _not_found(agreement_id, version)
-        return row, check_agreement(row["source"], f"{agreement_id}@{version}").agreement
-
-    async def compiled(self, agreement_id: str, version: int) -> CompiledAgreement:
-        """A stored version, compiled (422 if it does not compile)."""
-        row, agreement = await self.show(agreement_id, version)
-        if agreement is None:
-            check = check_agreement(row["source"], f"{agreement_id}@{version}")
-            raise _invalid(f"agreement {agreement_id} version {version} does not compile", check)
-        return agreement
+        return row
 
     # --- activation and retirement --------------------------------------------------------------
 

@@ -81,17 +81,17 @@ def _batch_recorder(relay: OutboxRelay | None) -> Callable[[BatchReport], None]:
 
 
 def _committer(
-    settings: Settings, uow: UnitOfWork, agreement_id: str, record: Callable[[BatchReport], None]
+    settings: Settings, uow: UnitOfWork, active: ActiveAgreement, record: Callable[[BatchReport], None]
 ) -> Committer:
     if settings.ingest_writer == "process":
-        return WriterProcess(settings, agreement_id, record)
+        return WriterProcess(settings, active.agreement_id, record)
 
     def on_commit(replies: list[Reply | DomainError], effects: BatchEffects, size: int) -> None:
         record(BatchReport.of(replies, effects, size))
 
     return GroupCommitter(
         uow,
-        IngestBatch(ActiveAgreement(agreement_id), settings, utcnow),
+        IngestBatch(active, settings, utcnow),
         settings.group_commit_max_batch,
         on_commit,
     )
@@ -104,6 +104,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     uow = UnitOfWork(engine)
     text = read_agreement_file(settings.agreement_path)
     running_id = agreement_id_of(text, settings.agreement_path)
+    active = ActiveAgreement(running_id)  # one cache of the compiled active version for this process
     agreements = AgreementLifecycle(uow, settings, running_id, utcnow)
     agreement = await agreements.install_file(settings.agreement_path, text)
     await sync_roster(uow, agreement)
@@ -118,20 +119,18 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         else None
     )
     waiting_worker = (
-        WaitingLeadsWorker(
-            uow, settings, ActiveAgreement(running_id), utcnow, on_assigned=relay.wake if relay else None
-        )
+        WaitingLeadsWorker(uow, settings, active, utcnow, on_assigned=relay.wake if relay else None)
         if settings.run_assignment_worker
         else None
     )
-    committer = _committer(settings, uow, running_id, _batch_recorder(relay))
+    committer = _committer(settings, uow, active, _batch_recorder(relay))
     await committer.start()
     feedback = (
         FeedbackConsumer(settings, committer)
         if settings.kafka_bootstrap_servers and settings.run_feedback_consumer
         else None
     )
-    manual = ManualActions(uow, settings, ActiveAgreement(running_id), utcnow)
+    manual = ManualActions(uow, settings, active, utcnow)
     app.state.runtime = Runtime(
         settings, uow, agreements, committer, relay, clock_worker, waiting_worker, manual
     )

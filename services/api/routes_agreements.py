@@ -20,8 +20,8 @@ from schemas.agreement_api import (
 from schemas.problems import PROBLEM_MEDIA_TYPE, Problem
 from services.agreement_lifecycle import AgreementLifecycle, problem_errors
 from services.agreements import check_agreement, read_header
-from services.api.auth import require_api_key
 from services.api.body import read_text_body
+from services.api.runtime import authorized_runtime
 
 router = APIRouter(prefix="/v1/agreements", tags=["agreements"])
 
@@ -43,9 +43,7 @@ Version = Path(ge=1, le=2**31 - 1, description="The version number")
 
 
 def _lifecycle(request: Request) -> AgreementLifecycle:
-    require_api_key(request)
-    lifecycle: AgreementLifecycle = request.app.state.runtime.agreements
-    return lifecycle
+    return authorized_runtime(request).agreements
 
 
 async def _text(request: Request) -> str:

@@ -11,10 +11,9 @@ from starlette.responses import Response
 
 from schemas.leads import Accepted, ActivityIn, FeedbackIn, LeadIn, LeadOut
 from schemas.problems import PROBLEM_MEDIA_TYPE, Problem
-from services.api.auth import require_api_key
 from services.api.body import read_json_body
 from services.api.lean_route import LeanIngestRoute
-from services.api.runtime import Runtime
+from services.api.runtime import authorized_runtime
 from services.db import repositories as repo
 from services.errors import DomainError
 from services.ingest import Reply
@@ -52,16 +51,9 @@ def _request_body(model: type[Any]) -> dict[str, Any]:
     }
 
 
-def _runtime(request: Request) -> Runtime:
-    """The running parts, after checking the caller's API key."""
-    require_api_key(request)
-    runtime: Runtime = request.app.state.runtime
-    return runtime
-
-
 async def _ingest(request: Request, kind: RequestKind, lead_id: uuid.UUID | None = None) -> Response:
     """Hand the raw body to the committer; validation happens once, where the transaction runs."""
-    runtime = _runtime(request)
+    runtime = authorized_runtime(request)
     raw = await read_json_body(request, runtime.settings.max_body_bytes)
     ingest = IngestRequest(kind, raw, lead_id, request.headers.get("idempotency-key"))
     reply: Reply = await runtime.committer.ingest(ingest)
@@ -119,7 +111,7 @@ async def record_feedback(lead_id: uuid.UUID, request: Request) -> Response:
 )
 async def get_lead(lead_id: uuid.UUID, request: Request) -> LeadOut:
     """The lead's stage, scores, queue, owner, agreement version, decision explanation and timeline."""
-    async with _runtime(request).uow.read() as conn:
+    async with authorized_runtime(request).uow.read() as conn:
         detail = await repo.lead_detail(conn, lead_id)
     if detail is None:
         raise DomainError(404, "lead-not-found", "Lead not found", f"no lead with id {lead_id}")

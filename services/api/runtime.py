@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from fastapi import Request
+
 from services.agreement_lifecycle import AgreementLifecycle
+from services.api.auth import require_api_key
 from services.db.uow import UnitOfWork
 from services.ingest import Reply
 from services.ingest_request import IngestRequest
@@ -27,6 +30,13 @@ class Committer(Protocol):
 
     async def ingest(self, request: IngestRequest) -> Reply:
         """Validate and apply ``request``; return once it is committed (or raise a ``DomainError``)."""
+
+
+def authorized_runtime(request: Request) -> Runtime:
+    """The running parts, after checking the caller's API key (every /v1 handler starts here)."""
+    require_api_key(request)
+    runtime: Runtime = request.app.state.runtime
+    return runtime
 
 
 @dataclass

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from abc import ABC, abstractmethod
 
 
-class BackgroundWorker:
+class BackgroundWorker(ABC):
     """Runs ``_run`` as a named task; ``stop`` cancels it (work in an open transaction rolls back and
     is redone later, by this replica or another)."""
 
@@ -27,5 +28,6 @@ class BackgroundWorker:
                 await self._task
             self._task = None
 
+    @abstractmethod
     async def _run(self) -> None:
-        raise NotImplementedError
+        """The worker's loop; runs until cancelled."""

@@ -129,11 +129,7 @@ class FeedbackConsumer(BackgroundWorker):
                 errors=[e.model_dump() for e in error.errors][:5],
             )  # fmt: skip
             return "rejected"
-        return _outcome(reply)
-
-
-def _outcome(reply: Reply) -> str:
-    return "duplicate" if reply.replayed else "applied"
+        return "duplicate" if reply.replayed else "applied"
 
 
 __all__ = ["FeedbackConsumer", "to_request"]
