@@ -40,10 +40,14 @@ def _json_dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def create_engine(settings: Settings, *, inline_sqlite: bool = False) -> AsyncEngine:
+def create_engine(
+    settings: Settings, *, inline_sqlite: bool = False, wal_autocheckpoint: int | None = None
+) -> AsyncEngine:
     """The process's engine for ``settings.database_url`` (JSON columns encoded with orjson).
 
     ``inline_sqlite``: SQLite calls run on the event loop's thread (for the writer process).
+    ``wal_autocheckpoint``: SQLite's automatic checkpoint threshold in pages, raised where a
+    ``WalCheckpointer`` does the checkpoints (default: SQLite's 1,000).
     """
     json: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
     if settings.is_sqlite:
@@ -58,6 +62,9 @@ def create_engine(settings: Settings, *, inline_sqlite: bool = False) -> AsyncEn
             **json,
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        if wal_autocheckpoint is not None:
+            pragma = f"PRAGMA wal_autocheckpoint={int(wal_autocheckpoint)}"
+            event.listen(engine.sync_engine, "connect", lambda dbapi, _: dbapi.cursor().execute(pragma))
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
     return create_async_engine(

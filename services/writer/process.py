@@ -17,9 +17,11 @@ from typing import BinaryIO
 
 import orjson
 import structlog
+from sqlalchemy import make_url
 
 from services.agreement_lifecycle import ActiveAgreement
 from services.clock import utcnow
+from services.db.checkpointer import BACKSTOP_PAGES, WalCheckpointer
 from services.db.engine import create_engine
 from services.db.uow import UnitOfWork
 from services.errors import DomainError, internal_error
@@ -75,11 +77,16 @@ class _Answer:
 
 async def serve(settings: Settings, agreement_id: str, stdin: BinaryIO, stdout: BinaryIO) -> None:
     """Answer commands from ``stdin`` on ``stdout`` until end of input."""
-    engine = create_engine(settings, inline_sqlite=True)
+    checkpointer = _checkpointer(settings)
+    engine = create_engine(
+        settings, inline_sqlite=True, wal_autocheckpoint=BACKSTOP_PAGES if checkpointer else None
+    )
     reader, stream_writer = await _pipes(stdin, stdout, limit=2 * settings.max_body_bytes + 65_536)
     writer = CoalescingWriter(stream_writer)
 
     def on_commit(replies: list[Reply | DomainError], effects: BatchEffects, size: int) -> None:
+        if checkpointer is not None:
+            checkpointer.committed()
         writer.write(encode_report(BatchReport.of(replies, effects, size)))
 
     committer = GroupCommitter(
@@ -110,6 +117,18 @@ async def serve(settings: Settings, agreement_id: str, stdin: BinaryIO, stdout: 
             await stream_writer.drain()
         stream_writer.close()
         await engine.dispose()
+        if checkpointer is not None:
+            checkpointer.stop()
+
+
+def _checkpointer(settings: Settings) -> WalCheckpointer | None:
+    """A started WAL checkpointer for a SQLite file database (None on PostgreSQL or in memory)."""
+    path = make_url(settings.database_url).database if settings.is_sqlite else None
+    if not path or path == ":memory:":
+        return None
+    checkpointer = WalCheckpointer(path)
+    checkpointer.start()
+    return checkpointer
 
 
 def main() -> None:
