@@ -17,6 +17,7 @@ from services import metrics
 from services.agreement_lifecycle import ActiveAgreement, AgreementLifecycle, roster_of
 from services.agreements import agreement_id_of, read_agreement_file
 from services.api import problems
+from services.api.fast_path import IngestFastPath
 from services.api.middleware import RequestContextMiddleware
 from services.api.routes_agreements import router as agreements_router
 from services.api.routes_leads import ingest_router
@@ -189,7 +190,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(IngestFastPath, routes=ingest_router.routes)
+    app.add_middleware(RequestContextMiddleware)  # added last: outermost, around the fast path too
     problems.install(app)
     app.include_router(ingest_router)
     app.include_router(leads_router)

@@ -12,7 +12,6 @@ from starlette.responses import Response
 from schemas.leads import Accepted, ActivityIn, FeedbackIn, LeadIn, LeadOut
 from schemas.problems import PROBLEM_MEDIA_TYPE, Problem
 from services.api.body import read_json_body
-from services.api.lean_route import LeanIngestRoute
 from services.api.runtime import authorized_runtime
 from services.db import repositories as repo
 from services.errors import DomainError
@@ -20,7 +19,7 @@ from services.ingest import Reply
 from services.ingest_request import IngestRequest, RequestKind
 
 router = APIRouter(prefix="/v1", tags=["leads"])
-ingest_router = APIRouter(prefix="/v1", tags=["leads"], route_class=LeanIngestRoute)
+ingest_router = APIRouter(prefix="/v1", tags=["leads"])  # served by IngestFastPath (fast_path.py)
 
 _PROBLEM = {"model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}}
 _INGEST_RESPONSES: dict[int | str, dict[str, Any]] = {
