@@ -29,6 +29,7 @@ from router.rules.compiler import (
     build_function,
 )
 from router.rules.syntax import Name, RuleSyntaxError, parse, walk
+from router.sla import due_at
 from router.stages import DISQUALIFIED, advance
 from schemas.agreement import AgreementDocument, Persona, Rep
 from schemas.vocabulary import ACTIVITY_TYPES
@@ -256,6 +257,8 @@ class CompiledAgreement:
         self.fallback_queue: str = document.handoff.fallback_queue
         self.rejection_reasons: tuple[str, ...] = tuple(document.handoff.rejection_reasons)
         self.first_touch_within: timedelta = document.obligations.first_touch.within
+        first_touch_calendar = document.obligations.first_touch.calendar
+        self.first_touch_calendar = self.calendars[first_touch_calendar] if first_touch_calendar else None
         self.half_life_days: float | None = document.scoring.engagement.half_life_days
 
     def qualify(
@@ -276,6 +279,13 @@ class CompiledAgreement:
         """The working calendar of a rep of this agreement (``None``: always working)."""
         rep = self.reps.get(rep_id)
         return self.calendars[rep.calendar] if rep is not None and rep.calendar is not None else None
+
+    def first_touch_due(self, started_at: datetime, rep_id: str | None) -> datetime:
+        """When a first touch started at ``started_at`` is due: within the obligation's time, counted
+        on the rep's working calendar if the rep has one, else on the obligation's calendar, else on
+        the wall clock."""
+        calendar = self.calendar_of(rep_id) if rep_id is not None else None
+        return due_at(started_at, self.first_touch_within, calendar or self.first_touch_calendar)
 
     @property
     def source(self) -> str:

@@ -1,18 +1,23 @@
-"""SLA clock maths (pure). Deadlines are plain durations for now; business calendars come later."""
+"""SLA clock maths (pure): deadlines on a working calendar or the wall clock, and feedback outcomes."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+
+from router.calendars import WorkingCalendar
 
 FIRST_TOUCH = "first_touch"
 TOUCH_OUTCOMES: frozenset[str] = frozenset({"touched", "meeting_booked", "converted"})
 CLOSING_OUTCOMES: frozenset[str] = frozenset({"converted", "disqualified", "rejected"})
 
 
-def due_at(started_at: datetime, within: timedelta) -> datetime:
-    """When an obligation started at ``started_at`` must be fulfilled."""
+def due_at(started_at: datetime, within: timedelta, calendar: WorkingCalendar | None = None) -> datetime:
+    """When an obligation started at ``started_at`` must be fulfilled: ``within`` of working time on
+    ``calendar``, or of wall-clock time without one."""
     if started_at.tzinfo is None:
         raise ValueError("clock times must be timezone-aware")
+    if calendar is not None:
+        return calendar.add(started_at, within)
     return started_at + within
 
 

@@ -9,6 +9,7 @@ and compiles them. This module checks the document's shape and its internal refe
 
 from __future__ import annotations
 
+import itertools
 from datetime import date, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -366,6 +367,12 @@ class Calendar(_Strict):
             for start, end in intervals:
                 if start >= end:
                     raise ValueError(f"{day}: interval {start}-{end} ends before it starts")
+            ordered = sorted(intervals)
+            for (_, end), (start, next_end) in itertools.pairwise(ordered):
+                if start < end:
+                    raise ValueError(f"{day}: intervals ...-{end} and {start}-{next_end} overlap")
+        if not any(self.hours.values()):
+            raise ValueError("hours: a calendar needs working hours on at least one weekday")
         return self
 
 

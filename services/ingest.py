@@ -21,7 +21,7 @@ from router.accounts import account_key
 from router.agreement import CompiledAgreement, lead_facts
 from router.assignment import Assignment
 from router.engagement import record_activity, weights_at
-from router.sla import FIRST_TOUCH, closes_lead, due_at, fulfils_first_touch
+from router.sla import FIRST_TOUCH, closes_lead, fulfils_first_touch
 from router.stages import DISQUALIFIED, reached, recycle
 from schemas.events import LEAD_HANDED_OFF, LEAD_RECYCLED, LEAD_STAGE_CHANGED, LEAD_UNASSIGNED, SLA_MET
 from schemas.leads import ActivityIn, FeedbackIn, LeadIn
@@ -486,7 +486,7 @@ class _Run:
         row["queue"], row["closed_at"] = choice.queue, None  # closed_at: a recycled lead routed again
         decision["queue"] = choice.queue
         explanation.append({"rule": f"queue.{choice.matched_by}", "kind": "route", "points": 0})
-        due = due_at(self.now, self.agreement.first_touch_within)
+        due = self.agreement.first_touch_due(self.now, None)  # the rep's calendar once one is assigned
         lead_id = str(row["id"])
         data = handoff_event_data(row, choice.queue, None, due, self.agreement.version)
         event = outbox_row(
@@ -545,7 +545,10 @@ class _Run:
         handoff.decision["owner"] = handoff.clock["rep_id"] = rep
         if rep is not None:
             handoff.rep = handoff.lead.row["owner"] = rep
-            handoff.event["event"]["data"]["rep_id"] = rep
+            due = self.agreement.first_touch_due(self.now, rep)
+            handoff.clock["due_at"] = due
+            data = handoff.event["event"]["data"]
+            data["rep_id"], data["first_touch_due_at"] = rep, due.isoformat()
             explanation.append(
                 {"rule": f"rep.{rep}", "kind": "assign", "points": 0, "detail": assignment.strategy}
             )

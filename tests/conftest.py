@@ -86,8 +86,10 @@ def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBroker]:
 
 @pytest.fixture
 def agreement_file(tmp_path: Path) -> Path:
-    """A copy of the example agreement with a 2-second first-touch deadline (tests can edit it)."""
-    text = EXAMPLE_AGREEMENT.read_text(encoding="utf-8").replace("within: PT4H", "within: PT2S")
+    """A copy of the example agreement with a 2-second wall-clock first-touch deadline (tests can edit it)."""
+    text = EXAMPLE_AGREEMENT.read_text(encoding="utf-8").replace(
+        "within: PT4H\n    calendar: dach-office", "within: PT2S"
+    )
     path = tmp_path / "agreement.yaml"
     path.write_text(text, encoding="utf-8")
     return path
