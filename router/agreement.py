@@ -29,7 +29,7 @@ from router.rules.compiler import (
     build_function,
 )
 from router.rules.syntax import Name, RuleSyntaxError, parse, walk
-from router.sla import due_at
+from router.sla import ClockTimes, clock_times
 from router.stages import DISQUALIFIED, advance
 from schemas.agreement import AgreementDocument, Persona, Rep
 from schemas.vocabulary import ACTIVITY_TYPES
@@ -256,9 +256,10 @@ class CompiledAgreement:
         self.handoff_stage: str = document.handoff.stage
         self.fallback_queue: str = document.handoff.fallback_queue
         self.rejection_reasons: tuple[str, ...] = tuple(document.handoff.rejection_reasons)
-        self.first_touch_within: timedelta = document.obligations.first_touch.within
-        first_touch_calendar = document.obligations.first_touch.calendar
-        self.first_touch_calendar = self.calendars[first_touch_calendar] if first_touch_calendar else None
+        first_touch = document.obligations.first_touch
+        self.first_touch_within: timedelta = first_touch.within
+        self.first_touch_warn_share: float | None = first_touch.warn_at
+        self.first_touch_calendar = self.calendars[first_touch.calendar] if first_touch.calendar else None
         self.half_life_days: float | None = document.scoring.engagement.half_life_days
 
     def qualify(
@@ -280,12 +281,17 @@ class CompiledAgreement:
         rep = self.reps.get(rep_id)
         return self.calendars[rep.calendar] if rep is not None and rep.calendar is not None else None
 
-    def first_touch_due(self, started_at: datetime, rep_id: str | None) -> datetime:
-        """When a first touch started at ``started_at`` is due: within the obligation's time, counted
+    def first_touch_clock(self, started_at: datetime, rep_id: str | None) -> ClockTimes:
+        """When a first touch started at ``started_at`` warns and is due: the obligation's time counted
         on the rep's working calendar if the rep has one, else on the obligation's calendar, else on
         the wall clock."""
         calendar = self.calendar_of(rep_id) if rep_id is not None else None
-        return due_at(started_at, self.first_touch_within, calendar or self.first_touch_calendar)
+        return clock_times(
+            started_at,
+            self.first_touch_within,
+            self.first_touch_warn_share,
+            calendar or self.first_touch_calendar,
+        )
 
     @property
     def source(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from router.calendars import WorkingCalendar
@@ -19,6 +20,31 @@ def due_at(started_at: datetime, within: timedelta, calendar: WorkingCalendar | 
     if calendar is not None:
         return calendar.add(started_at, within)
     return started_at + within
+
+
+@dataclass(frozen=True, slots=True)
+class ClockTimes:
+    """When a clock started at some moment warns and falls due, and the calendar it counts on."""
+
+    due_at: datetime
+    warn_at: datetime | None
+    calendar: str | None  # the calendar's id; None: wall-clock time
+
+
+def clock_times(
+    started_at: datetime, within: timedelta, warn_share: float | None, calendar: WorkingCalendar | None
+) -> ClockTimes:
+    """The due time after ``within``, and the warning after ``warn_share`` of it (None: no warning)."""
+    warn_at = due_at(started_at, within * warn_share, calendar) if warn_share else None
+    return ClockTimes(due_at(started_at, within, calendar), warn_at, calendar.id if calendar else None)
+
+
+def time_used(started_at: datetime, at: datetime, calendar: WorkingCalendar | None) -> timedelta:
+    """The time that counted against a clock between its start and ``at``: working time on its calendar,
+    or wall-clock time."""
+    if calendar is not None:
+        return calendar.elapsed(started_at, at)
+    return max(at - started_at, timedelta(0))
 
 
 def fulfils_first_touch(outcome: str) -> bool:

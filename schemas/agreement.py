@@ -206,6 +206,9 @@ class Deadline(_Strict):
 
     within: timedelta
     calendar: RuleId | None = None  # none: wall-clock time
+    warn_at: float | None = Field(
+        default=0.75, gt=0, lt=1, description="Share of the time after which sla.warning is sent; null: none"
+    )
 
     @model_validator(mode="after")
     def _positive_within(self) -> Deadline:

@@ -18,6 +18,7 @@ from schemas.events import (
     LEAD_UNASSIGNED,
     SLA_BREACHED,
     SLA_MET,
+    SLA_WARNING,
     AgreementActivated,
     CloudEvent,
     HandedOff,
@@ -35,6 +36,7 @@ EVENTS: tuple[tuple[str, type[BaseModel], str, str], ...] = (
     (LEAD_STAGE_CHANGED, StageChanged, "topic_lifecycle", "lead id"),
     (LEAD_RECYCLED, Recycled, "topic_lifecycle", "lead id"),
     (AGREEMENT_ACTIVATED, AgreementActivated, "topic_lifecycle", "agreement id"),
+    (SLA_WARNING, SlaClockEvent, "topic_sla", "lead id"),
     (SLA_BREACHED, SlaClockEvent, "topic_sla", "lead id"),
     (SLA_MET, SlaClockEvent, "topic_sla", "lead id"),
 )

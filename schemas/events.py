@@ -18,6 +18,7 @@ LEAD_STAGE_CHANGED = TYPE_PREFIX + "lead.stage_changed"
 LEAD_HANDED_OFF = TYPE_PREFIX + "lead.handed_off"
 LEAD_UNASSIGNED = TYPE_PREFIX + "lead.unassigned"
 LEAD_RECYCLED = TYPE_PREFIX + "lead.recycled"
+SLA_WARNING = TYPE_PREFIX + "sla.warning"
 SLA_BREACHED = TYPE_PREFIX + "sla.breached"
 SLA_MET = TYPE_PREFIX + "sla.met"
 AGREEMENT_ACTIVATED = TYPE_PREFIX + "agreement.activated"
@@ -97,7 +98,8 @@ class Recycled(BaseModel):
 
 
 class SlaClockEvent(BaseModel):
-    """``sla.breached`` / ``sla.met``: a follow-up obligation was missed or fulfilled."""
+    """``sla.warning`` / ``sla.breached`` / ``sla.met``: a follow-up obligation is close to its due time,
+    was missed, or was fulfilled."""
 
     lead_id: str
     clock_id: str
@@ -106,6 +108,13 @@ class SlaClockEvent(BaseModel):
     rep_id: str | None
     started_at: datetime
     due_at: datetime
+    warn_at: datetime | None = Field(description="When the warning was due (none: the clock does not warn)")
+    calendar: str | None = Field(
+        description="The working calendar the clock counts on (none: wall-clock time)"
+    )
+    time_used_seconds: float = Field(
+        description="Time counted against the clock from its start to `at`: working time on its calendar"
+    )
     at: datetime
 
 

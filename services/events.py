@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from schemas.events import EVENT_SOURCE
@@ -41,8 +41,9 @@ def outbox_row(
     }
 
 
-def clock_event_data(clock: dict[str, Any], at: datetime) -> dict[str, Any]:
-    """The data of an ``sla.*`` event about ``clock`` (a row of sla_clocks)."""
+def clock_event_data(clock: dict[str, Any], at: datetime, used: timedelta) -> dict[str, Any]:
+    """The data of an ``sla.*`` event about ``clock`` (a sla_clocks row) at ``at``, ``used`` of its time."""
+    warn_at = clock.get("warn_at")
     return {
         "lead_id": str(clock["lead_id"]),
         "clock_id": str(clock["id"]),
@@ -51,6 +52,9 @@ def clock_event_data(clock: dict[str, Any], at: datetime) -> dict[str, Any]:
         "rep_id": clock["rep_id"],
         "started_at": clock["started_at"].isoformat(),
         "due_at": clock["due_at"].isoformat(),
+        "warn_at": warn_at.isoformat() if warn_at is not None else None,
+        "calendar": clock.get("calendar"),
+        "time_used_seconds": round(used.total_seconds(), 3),
         "at": at.isoformat(),
     }
 

@@ -21,7 +21,7 @@ from router.accounts import account_key
 from router.agreement import CompiledAgreement, lead_facts
 from router.assignment import Assignment
 from router.engagement import record_activity, weights_at
-from router.sla import FIRST_TOUCH, closes_lead, fulfils_first_touch
+from router.sla import FIRST_TOUCH, ClockTimes, closes_lead, fulfils_first_touch, time_used
 from router.stages import DISQUALIFIED, reached, recycle
 from schemas.events import LEAD_HANDED_OFF, LEAD_RECYCLED, LEAD_STAGE_CHANGED, LEAD_UNASSIGNED, SLA_MET
 from schemas.leads import ActivityIn, FeedbackIn, LeadIn
@@ -149,6 +149,14 @@ class IngestBatch:
         """Apply ``commands`` in order; a command's error never affects the others."""
         agreement = await self.agreements.current(conn)
         return await _Run(self, agreement, conn, commands).execute()
+
+
+def _clock_times(times: ClockTimes) -> dict[str, Any]:
+    """The columns of a clock row set by its times (the worker looks at it first when it warns)."""
+    return {
+        "due_at": times.due_at, "warn_at": times.warn_at, "calendar": times.calendar,
+        "check_at": times.warn_at or times.due_at,
+    }  # fmt: skip
 
 
 class _Run:
@@ -404,7 +412,10 @@ class _Run:
         clock["closed_at"] = self.now
         self.clock_closures.append({"b_id": clock["id"], "state": "met", "closed_at": self.now})
         self.effects.clocks_met.append((clock["queue"] or "", clock["obligation"]))
-        data = clock_event_data(clock, self.now)
+        calendar = self.agreement.calendars.get(
+            clock["calendar"] or ""
+        )  # dropped by a later version: wall clock
+        data = clock_event_data(clock, self.now, time_used(clock["started_at"], self.now, calendar))
         self.outbox.append(
             outbox_row(
                 topic=self.settings.topic_sla, event_type=SLA_MET, cause=f"clock:{clock['id']}",
@@ -486,9 +497,9 @@ class _Run:
         row["queue"], row["closed_at"] = choice.queue, None  # closed_at: a recycled lead routed again
         decision["queue"] = choice.queue
         explanation.append({"rule": f"queue.{choice.matched_by}", "kind": "route", "points": 0})
-        due = self.agreement.first_touch_due(self.now, None)  # the rep's calendar once one is assigned
+        times = self.agreement.first_touch_clock(self.now, None)  # the rep's calendar once one is assigned
         lead_id = str(row["id"])
-        data = handoff_event_data(row, choice.queue, None, due, self.agreement.version)
+        data = handoff_event_data(row, choice.queue, None, times.due_at, self.agreement.version)
         event = outbox_row(
             topic=self.settings.topic_handoff, event_type=LEAD_HANDED_OFF, cause=cause,
             subject=lead_id, data=data, at=self.now,
@@ -496,8 +507,8 @@ class _Run:
         self.outbox.append(event)
         clock = {
             "id": uuid7(), "lead_id": row["id"], "obligation": FIRST_TOUCH, "queue": choice.queue,
-            "rep_id": None, "state": "open", "started_at": self.now, "due_at": due, "closed_at": None,
-            "agreement_version": self.agreement.version,
+            "rep_id": None, "state": "open", "started_at": self.now, "closed_at": None,
+            "agreement_version": self.agreement.version, "warned_at": None, **_clock_times(times),
         }  # fmt: skip
         self.clocks.append(clock)
         self.open_clocks[row["id"]].append(clock)
@@ -545,10 +556,10 @@ class _Run:
         handoff.decision["owner"] = handoff.clock["rep_id"] = rep
         if rep is not None:
             handoff.rep = handoff.lead.row["owner"] = rep
-            due = self.agreement.first_touch_due(self.now, rep)
-            handoff.clock["due_at"] = due
+            times = self.agreement.first_touch_clock(self.now, rep)
+            handoff.clock.update(_clock_times(times))
             data = handoff.event["event"]["data"]
-            data["rep_id"], data["first_touch_due_at"] = rep, due.isoformat()
+            data["rep_id"], data["first_touch_due_at"] = rep, times.due_at.isoformat()
             explanation.append(
                 {"rule": f"rep.{rep}", "kind": "assign", "points": 0, "detail": assignment.strategy}
             )

@@ -56,6 +56,17 @@ GROUP_COMMIT_SIZE = Histogram(
 OUTBOX_PENDING = Gauge(
     "leadrouter_outbox_pending", "Outbox events not yet published to Kafka", multiprocess_mode="max"
 )
+SLA_OPEN_CLOCKS = Gauge(
+    "leadrouter_sla_open_clocks",
+    "Open SLA clocks by state (warned: past their warning time), counted in the database",
+    ["state"],
+    multiprocess_mode="max",
+)
+CLOCK_WORKER_LAST_CHECK = Gauge(
+    "leadrouter_clock_worker_last_check_timestamp_seconds",
+    "When this process's clock worker last looked for clocks to warn or breach (Unix time)",
+    multiprocess_mode="max",
+)
 OUTBOX_PUBLISHED = Counter(
     "leadrouter_outbox_published_total", "Outbox events published, by topic", ["topic"]
 )
@@ -66,6 +77,11 @@ OUTBOX_PUBLISH_LAG = Histogram(
 )
 OUTBOX_PUBLISH_FAILURES = Counter("leadrouter_outbox_publish_failures_total", "Failed publish attempts")
 SLA_BREACHES = Counter("leadrouter_sla_breaches_total", "SLA clocks breached", ["queue", "obligation"])
+SLA_WARNINGS = Counter(
+    "leadrouter_sla_warnings_total",
+    "SLA clocks past their warning share, not yet due",
+    ["queue", "obligation"],
+)
 SLA_MET = Counter("leadrouter_sla_met_total", "SLA obligations met in time", ["queue", "obligation"])
 SLA_DETECTION_LAG = Histogram(
     "leadrouter_sla_detection_lag_seconds", "Time from a clock's due time to its breach", buckets=_LAG_BUCKETS

@@ -115,7 +115,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         else None
     )
     clock_worker = (
-        ClockWorker(uow, settings, utcnow, on_breach=relay.wake if relay else None)
+        ClockWorker(uow, settings, active, utcnow, on_breach=relay.wake if relay else None)
         if settings.run_clock_worker
         else None
     )

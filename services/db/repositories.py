@@ -172,32 +172,57 @@ async def close_clocks(conn: AsyncConnection, closures: list[Row]) -> None:
         await conn.execute(statement, closures)
 
 
-async def claim_due_clocks(conn: AsyncConnection, now: datetime, limit: int) -> list[Row]:
-    """Mark up to ``limit`` open clocks due by ``now`` as breached and return them.
+async def claim_due_clocks(conn: AsyncConnection, now: datetime, limit: int) -> tuple[list[Row], list[Row]]:
+    """Up to ``limit`` open clocks whose check time has come: those due by ``now`` are marked breached,
+    the others (past their warning time) warned. Returns (warned, breached).
 
-    Each clock is breached once: the UPDATE only matches rows still open, and on PostgreSQL the
-    candidates are locked with SKIP LOCKED so concurrent workers take disjoint batches.
+    Each clock warns and breaches once: a clock leaves the candidates when it is breached (state) or
+    warned (its check time moves to its due time). On PostgreSQL the candidates are locked with SKIP
+    LOCKED, so concurrent workers take disjoint batches. A clock found already past its due time is
+    breached without a warning.
     """
     candidates = (
-        sa.select(sla_clocks.c.id)
-        .where(sla_clocks.c.state == "open", sla_clocks.c.due_at <= now)
-        .order_by(sla_clocks.c.due_at)
+        sa.select(sla_clocks)
+        .where(sla_clocks.c.state == "open", sla_clocks.c.check_at <= now)
+        .order_by(sla_clocks.c.check_at)
         .limit(limit)
     )
     if conn.dialect.name == "postgresql":
         candidates = candidates.with_for_update(skip_locked=True)
-    statement = (
-        sla_clocks.update()
-        .where(sla_clocks.c.id.in_(candidates.scalar_subquery()), sla_clocks.c.state == "open")
-        .values(state="breached", closed_at=now)
-        .returning(*sla_clocks.c)
-    )
-    return [dict(r) for r in (await conn.execute(statement)).mappings()]
+    rows = [dict(r) for r in (await conn.execute(candidates)).mappings()]
+    breached = [row for row in rows if row["due_at"] <= now]
+    warned = [row for row in rows if row["due_at"] > now]
+    if breached:
+        await conn.execute(
+            sla_clocks.update()
+            .where(sla_clocks.c.id.in_([row["id"] for row in breached]), sla_clocks.c.state == "open")
+            .values(state="breached", closed_at=now)
+        )
+    if warned:
+        await conn.execute(
+            sla_clocks.update()
+            .where(sla_clocks.c.id.in_([row["id"] for row in warned]), sla_clocks.c.state == "open")
+            .values(warned_at=now, check_at=sla_clocks.c.due_at)
+        )
+    for row in breached:
+        row.update(state="breached", closed_at=now)
+    for row in warned:
+        row.update(warned_at=now, check_at=row["due_at"])
+    return warned, breached
 
 
-async def next_due_at(conn: AsyncConnection) -> datetime | None:
-    """The earliest due time among open clocks."""
-    query = sa.select(sa.func.min(sla_clocks.c.due_at)).where(sla_clocks.c.state == "open")
+async def count_open_clocks(conn: AsyncConnection) -> dict[str, int]:
+    """Open clocks by state: ``open`` (not warned) and ``warned``."""
+    warned = sla_clocks.c.warned_at.is_not(None)
+    query = sa.select(warned, sa.func.count()).where(sla_clocks.c.state == "open").group_by(warned)
+    return {
+        ("warned" if is_warned else "open"): count for is_warned, count in (await conn.execute(query)).all()
+    }
+
+
+async def next_check_at(conn: AsyncConnection) -> datetime | None:
+    """The earliest time an open clock warns or falls due."""
+    query = sa.select(sa.func.min(sla_clocks.c.check_at)).where(sla_clocks.c.state == "open")
     value: datetime | None = (await conn.execute(query)).scalar_one_or_none()  # min() keeps UTCDateTime
     return value
 

@@ -144,7 +144,13 @@ sla_clocks = sa.Table(
     sa.Column("due_at", UTCDateTime(), nullable=False),
     sa.Column("closed_at", UTCDateTime()),
     sa.Column("agreement_version", sa.String(80), nullable=False),
-    sa.Index(None, "state", "due_at"),
+    sa.Column("warn_at", UTCDateTime()),  # when sla.warning is due (none: no warning)
+    sa.Column("warned_at", UTCDateTime()),
+    sa.Column(
+        "check_at", UTCDateTime(), nullable=False
+    ),  # next time the clock worker looks: warn_at, then due_at
+    sa.Column("calendar", sa.String(64)),  # the working calendar it counts on (none: wall clock)
+    sa.Index(None, "state", "check_at"),
     sa.Index(None, "lead_id"),
 )
 

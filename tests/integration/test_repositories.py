@@ -11,13 +11,17 @@ import orjson
 import pytest
 import sqlalchemy as sa
 
+from schemas.events import SlaClockEvent
+from services.agreement_lifecycle import ActiveAgreement, AgreementLifecycle
 from services.db import rep_load
 from services.db import repositories as repo
-from services.db.tables import leads, reps, sla_clocks
+from services.db.engine import create_engine
+from services.db.tables import leads, outbox, reps, sla_clocks
 from services.db.uow import UnitOfWork
 from services.events import outbox_row
 from services.settings import Settings
 from services.workers.clocks import ClockWorker
+from tests.conftest import EXAMPLE_AGREEMENT
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -32,11 +36,37 @@ def _lead(n: int) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _clock(lead_id: uuid.UUID, due: datetime) -> dict[str, Any]:
+def _clock(lead_id: uuid.UUID, due: datetime, warn: datetime | None = None) -> dict[str, Any]:
     return {
         "id": uuid.uuid4(), "lead_id": lead_id, "obligation": "first_touch", "queue": "q", "rep_id": "r",
         "state": "open", "started_at": T0, "due_at": due, "closed_at": None, "agreement_version": "t@1",
+        "warn_at": warn, "warned_at": None, "check_at": warn or due, "calendar": None,
     }  # fmt: skip
+
+
+async def _run_clock_workers(db_url: str, uow: UnitOfWork, count: int, now: datetime) -> list[int]:
+    """``count`` clock workers, each on its own engine (as replicas are), run until nothing is due at
+    ``now``; how many clocks each handled."""
+    settings = Settings(database_url=db_url, clock_batch_size=40, agreement_path=EXAMPLE_AGREEMENT)
+    await AgreementLifecycle(uow, settings, "acme-sla", lambda: T0).install_file(
+        EXAMPLE_AGREEMENT, EXAMPLE_AGREEMENT.read_text(encoding="utf-8")
+    )
+    engines = [create_engine(settings) for _ in range(count)]
+    workers = [
+        ClockWorker(UnitOfWork(e), settings, ActiveAgreement("acme-sla"), lambda: now) for e in engines
+    ]
+
+    async def drain(worker: ClockWorker) -> int:
+        total = 0
+        while (n := await worker.check_due()) > 0:
+            total += n
+        return total
+
+    try:
+        return list(await asyncio.gather(*(drain(w) for w in workers)))
+    finally:
+        for engine in engines:
+            await engine.dispose()
 
 
 async def _seed_queue(uow: UnitOfWork) -> None:
@@ -254,22 +284,7 @@ async def test_due_clocks_are_breached_once_even_with_concurrent_workers(
     async with uow.transaction() as conn:
         await repo.save_leads(conn, lead_rows, [])
         await repo.insert_clocks(conn, clocks)
-    now = T0 + timedelta(minutes=2)
-    from services.db.engine import create_engine  # noqa: PLC0415
-
-    engines = [create_engine(Settings(database_url=db_url)) for _ in range(3)]
-    settings = Settings(database_url=db_url, clock_batch_size=40)
-    workers = [ClockWorker(UnitOfWork(engine), settings, lambda: now) for engine in engines]
-
-    async def drain(worker: ClockWorker) -> int:
-        total = 0
-        while (n := await worker.breach_due()) > 0:
-            total += n
-        return total
-
-    counts = await asyncio.gather(*(drain(w) for w in workers))
-    for engine in engines:
-        await engine.dispose()
+    counts = await _run_clock_workers(db_url, uow, 3, T0 + timedelta(minutes=2))
     assert sum(counts) == 300
     async with uow.read() as conn:
         states: dict[str, int] = dict(
@@ -280,10 +295,10 @@ async def test_due_clocks_are_breached_once_even_with_concurrent_workers(
             ).all()
         )
         breaches = await repo.count_unpublished(conn)
-        next_due = await repo.next_due_at(conn)
+        next_due = await repo.next_check_at(conn)
         lead_count = (await conn.execute(sa.select(sa.func.count()).select_from(leads))).scalar_one()
     assert states == {"breached": 300, "open": 1}
-    assert breaches == 300  # exactly one sla.breached event per clock
+    assert breaches == 301  # exactly one sla.breached event per clock (and agreement.activated)
     assert next_due == T0 + timedelta(hours=5)
     assert lead_count == 300
 
@@ -302,3 +317,55 @@ async def test_open_clocks_close_only_once(uow: UnitOfWork) -> None:
         assert await repo.open_clocks_of(conn, [lead["id"]]) == []
         state = (await conn.execute(sa.select(sla_clocks.c.state))).scalar_one()
     assert state == "met"
+
+
+async def test_clocks_warn_once_then_breach_once_across_workers(db_url: str, uow: UnitOfWork) -> None:
+    lead_rows = [_lead(n) for n in range(120)]
+    due, warn = T0 + timedelta(hours=4), T0 + timedelta(hours=3)
+    clocks = [_clock(row["id"], due, warn) for row in lead_rows]
+    clocks.append(_clock(lead_rows[0]["id"], due))  # no warning: checked only when due
+    async with uow.transaction() as conn:
+        await repo.save_leads(conn, lead_rows, [])
+        await repo.insert_clocks(conn, clocks)
+        assert await repo.next_check_at(conn) == warn
+
+    async def round_at(now: datetime) -> dict[str, int]:
+        await _run_clock_workers(db_url, uow, 3, now)
+        async with uow.read() as conn:
+            rows = (
+                await conn.execute(sa.select(outbox.c.type, sa.func.count()).group_by(outbox.c.type))
+            ).all()
+        return {kind.rpartition(".")[2]: count for kind, count in rows}
+
+    assert await round_at(warn - timedelta(seconds=1)) == {"activated": 1}
+    assert await round_at(warn + timedelta(minutes=5)) == {"activated": 1, "warning": 120}
+    assert await round_at(warn + timedelta(minutes=10)) == {"activated": 1, "warning": 120}  # once each
+    async with uow.read() as conn:
+        assert await repo.next_check_at(conn) == due
+        assert await repo.count_open_clocks(conn) == {"warned": 120, "open": 1}
+        warned = await conn.execute(
+            sa.select(sla_clocks.c.warned_at).where(sla_clocks.c.warn_at.is_not(None))
+        )
+        assert {row.warned_at for row in warned} == {warn + timedelta(minutes=5)}
+    assert await round_at(due) == {"activated": 1, "warning": 120, "breached": 121}
+    async with uow.read() as conn:
+        (event,) = [
+            orjson.loads(row["event_json"])
+            for row in await repo.unpublished(conn, 1000)
+            if orjson.loads(row["event_json"])["type"].endswith("sla.warning")
+        ][:1]
+    data = SlaClockEvent.model_validate(event["data"])
+    assert data.warn_at == warn
+    assert data.time_used_seconds == 3 * 3600 + 300  # wall clock: the clock has no calendar
+    assert data.calendar is None
+
+
+async def test_a_clock_found_past_its_due_time_breaches_without_warning(db_url: str, uow: UnitOfWork) -> None:
+    lead = _lead(1)
+    async with uow.transaction() as conn:
+        await repo.save_leads(conn, [lead], [])
+        await repo.insert_clocks(conn, [_clock(lead["id"], T0 + timedelta(hours=4), T0 + timedelta(hours=3))])
+    assert await _run_clock_workers(db_url, uow, 1, T0 + timedelta(hours=5)) == [1]
+    async with uow.read() as conn:
+        types = [orjson.loads(row["event_json"])["type"] for row in await repo.unpublished(conn, 10)]
+    assert [t.rpartition(".")[2] for t in types] == ["activated", "breached"]
