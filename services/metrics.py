@@ -7,6 +7,7 @@ With several uvicorn workers the CLI sets ``PROMETHEUS_MULTIPROC_DIR`` before th
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -95,3 +96,15 @@ def render() -> tuple[bytes, str]:
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+def start_sla_series(queues: Iterable[str], obligations: Iterable[str]) -> None:
+    """Export the SLA counters at 0 for every queue and obligation, before anything happened.
+
+    Prometheus' ``increase()`` needs a sample before the first event: a series that appears at 1
+    counts as no increase, and the first breach of a queue would raise no alert.
+    """
+    for queue in queues:
+        for obligation in obligations:
+            for counter in (SLA_WARNINGS, SLA_BREACHES, SLA_MET):
+                counter.labels(queue, obligation)
