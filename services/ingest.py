@@ -361,13 +361,14 @@ class _Run:
         if closes_lead(command.body.outcome) and lead.row["closed_at"] is None:
             lead.row["closed_at"] = self.now
             self.closing.append((lead, lead.row["owner"]))
+            self._cancel_clocks(lead)  # the lead left the queue: nothing left to warn or breach
         if body.outcome == "rejected":
             self._recycle(lead, command)
         lead.row["updated_at"] = self.now
         return self._pending(command, lead, "recorded", 202)
 
     def _recycle(self, lead: _Lead, command: RecordFeedback) -> None:
-        """Sales rejected the lead: back to marketing, engagement from zero, clocks cancelled."""
+        """Sales rejected the lead: back to marketing, engagement from zero (its clocks are cancelled)."""
         row, body = lead.row, command.body
         owner, queue, from_stage = row["owner"], row["queue"], row["stage"]
         row.update(
@@ -375,10 +376,6 @@ class _Run:
             engagement_as_of=self.now, engagement_score=0, recycled_count=row["recycled_count"] + 1,
             agreement_version=self.agreement.version,
         )  # fmt: skip
-        for clock in self.open_clocks.get(row["id"], []):
-            if clock["state"] == "open":
-                clock.update(state="cancelled", closed_at=self.now)
-                self.clock_closures.append({"b_id": clock["id"], "state": "cancelled", "closed_at": self.now})
         lead_id = str(row["id"])
         self.decisions.append({
             "lead_id": row["id"], "event_key": command.event_key, "agreement_version": self.agreement.version,
@@ -406,6 +403,12 @@ class _Run:
             )  # fmt: skip
         self.effects.transitions.append((from_stage, row["stage"]))
         self.effects.recycled.append(str(body.reason))
+
+    def _cancel_clocks(self, lead: _Lead) -> None:
+        for clock in self.open_clocks.get(lead.row["id"], []):
+            if clock["state"] == "open":
+                clock.update(state="cancelled", closed_at=self.now)
+                self.clock_closures.append({"b_id": clock["id"], "state": "cancelled", "closed_at": self.now})
 
     def _meet(self, clock: dict[str, Any]) -> None:
         clock["state"] = "met"

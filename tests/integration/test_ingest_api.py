@@ -280,6 +280,27 @@ async def test_touch_before_the_deadline_meets_the_clock(
     assert SlaClockEvent.model_validate(feed["events"][-1]["data"]).obligation == "first_touch"
 
 
+async def test_closing_a_lead_cancels_its_clocks(db_url: str, agreement_file: Path) -> None:
+    """A disqualified lead left the queue: its first-touch clock is cancelled, so it never warns or
+    breaches. (Converting it counts as the first touch: met.)"""
+    async with app_client(_settings(db_url, agreement_file)) as (client, app):
+        closed = {}
+        for outcome in ("converted", "disqualified"):
+            lead = (await client.post("/v1/leads", json=qualified_lead_body())).json()
+            reply = await client.post(f"/v1/leads/{lead['lead_id']}/feedback", json={"outcome": outcome})
+            assert reply.status_code == 202, reply.text
+            closed[outcome] = lead["lead_id"]
+        open_lead = (await client.post("/v1/leads", json=qualified_lead_body())).json()
+        runtime = runtime_of(app)
+        details = {k: (await client.get(f"/v1/leads/{v}")).json() for k, v in closed.items()}
+        async with runtime.uow.read() as conn:
+            states = dict((await conn.execute(sa.select(sla_clocks.c.lead_id, sla_clocks.c.state))).all())
+    assert {k: d["clocks"][0]["state"] for k, d in details.items()} == {
+        "converted": "met", "disqualified": "cancelled",
+    }  # fmt: skip
+    assert states[uuid.UUID(open_lead["lead_id"])] == "open"
+
+
 async def test_event_feed_pages_with_a_cursor(db_url: str, agreement_file: Path) -> None:
     async with app_client(_settings(db_url, agreement_file)) as (client, _):
         for _ in range(3):
