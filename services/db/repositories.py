@@ -152,11 +152,17 @@ async def insert_clocks(conn: AsyncConnection, rows: list[Row]) -> None:
 # --- SLA clocks ---------------------------------------------------------------------------------
 
 
+# ``state || ''`` keeps the "still open" guard off the (state, check_at) index: without statistics,
+# SQLite's planner takes ``state = 'open'`` for a selective index term and scanned every open clock
+# (measured: 267 ms to close 1,000 of 1,000,000 open clocks, instead of a primary-key lookup each).
+_STILL_OPEN = (sla_clocks.c.state + "") == "open"
+
+
 async def open_clocks_of(conn: AsyncConnection, lead_ids: Sequence[uuid.UUID]) -> list[Row]:
     """Open clocks of the given leads."""
     rows: list[Row] = []
     for chunk in _chunks(list(set(lead_ids))):
-        query = sa.select(sla_clocks).where(sla_clocks.c.lead_id.in_(chunk), sla_clocks.c.state == "open")
+        query = sa.select(sla_clocks).where(sla_clocks.c.lead_id.in_(chunk), _STILL_OPEN)
         rows.extend(dict(r) for r in (await conn.execute(query)).mappings())
     return rows
 
@@ -166,7 +172,7 @@ async def close_clocks(conn: AsyncConnection, closures: list[Row]) -> None:
     if closures:
         statement = (
             sla_clocks.update()
-            .where(sla_clocks.c.id == sa.bindparam("b_id"), sla_clocks.c.state == "open")
+            .where(sla_clocks.c.id == sa.bindparam("b_id"), _STILL_OPEN)
             .values(state=sa.bindparam("state"), closed_at=sa.bindparam("closed_at"))
         )
         await conn.execute(statement, closures)
@@ -195,13 +201,13 @@ async def claim_due_clocks(conn: AsyncConnection, now: datetime, limit: int) -> 
     if breached:
         await conn.execute(
             sla_clocks.update()
-            .where(sla_clocks.c.id.in_([row["id"] for row in breached]), sla_clocks.c.state == "open")
+            .where(sla_clocks.c.id.in_([row["id"] for row in breached]), _STILL_OPEN)
             .values(state="breached", closed_at=now)
         )
     if warned:
         await conn.execute(
             sla_clocks.update()
-            .where(sla_clocks.c.id.in_([row["id"] for row in warned]), sla_clocks.c.state == "open")
+            .where(sla_clocks.c.id.in_([row["id"] for row in warned]), _STILL_OPEN)
             .values(warned_at=now, check_at=sla_clocks.c.due_at)
         )
     for row in breached:
