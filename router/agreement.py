@@ -29,7 +29,7 @@ from router.rules.compiler import (
     build_function,
 )
 from router.rules.syntax import Name, RuleSyntaxError, parse, walk
-from router.sla import ClockTimes, clock_times
+from router.sla import ClockTimes, clock_times, time_used
 from router.stages import DISQUALIFIED, advance
 from schemas.agreement import AgreementDocument, Persona, Rep
 from schemas.vocabulary import ACTIVITY_TYPES
@@ -292,6 +292,11 @@ class CompiledAgreement:
             self.first_touch_warn_share,
             calendar or self.first_touch_calendar,
         )
+
+    def clock_time_used(self, started_at: datetime, at: datetime, calendar_id: str | None) -> timedelta:
+        """Time counted against a clock from ``started_at`` to ``at`` on its calendar; a calendar this
+        version no longer has (or none) counts wall-clock time."""
+        return time_used(started_at, at, self.calendars.get(calendar_id) if calendar_id else None)
 
     @property
     def source(self) -> str:

@@ -21,7 +21,7 @@ from router.accounts import account_key
 from router.agreement import CompiledAgreement, lead_facts
 from router.assignment import Assignment
 from router.engagement import record_activity, weights_at
-from router.sla import FIRST_TOUCH, ClockTimes, closes_lead, fulfils_first_touch, time_used
+from router.sla import FIRST_TOUCH, ClockTimes, closes_lead, fulfils_first_touch
 from router.stages import DISQUALIFIED, reached, recycle
 from schemas.events import LEAD_HANDED_OFF, LEAD_RECYCLED, LEAD_STAGE_CHANGED, LEAD_UNASSIGNED, SLA_MET
 from schemas.leads import ActivityIn, FeedbackIn, LeadIn
@@ -415,10 +415,8 @@ class _Run:
         clock["closed_at"] = self.now
         self.clock_closures.append({"b_id": clock["id"], "state": "met", "closed_at": self.now})
         self.effects.clocks_met.append((clock["queue"] or "", clock["obligation"]))
-        calendar = self.agreement.calendars.get(
-            clock["calendar"] or ""
-        )  # dropped by a later version: wall clock
-        data = clock_event_data(clock, self.now, time_used(clock["started_at"], self.now, calendar))
+        used = self.agreement.clock_time_used(clock["started_at"], self.now, clock["calendar"])
+        data = clock_event_data(clock, self.now, used)
         self.outbox.append(
             outbox_row(
                 topic=self.settings.topic_sla, event_type=SLA_MET, cause=f"clock:{clock['id']}",

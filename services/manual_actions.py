@@ -1,4 +1,5 @@
-"""Manual routing actions of sales operations: reassign a lead, pause or resume a queue.
+"""Manual routing actions of sales operations: reassign a lead, pause or resume a queue, set a rep
+out of office.
 
 Each runs in one transaction, locking in the ingest order (the lead, then rep states), records a
 decision with the reason, and emits what sales tools need (``lead.handed_off`` to the new owner).
@@ -88,4 +89,15 @@ class ManualActions:
             if not await rep_load.set_queue_paused(conn, queue_id, paused, reason, self.now()):
                 raise DomainError(404, "queue-not-found", "Queue not found", f"no queue with id {queue_id}")
             (row,) = [q for q in await rep_load.list_queues(conn) if q["id"] == queue_id]
+        return row
+
+    async def set_availability(
+        self, rep_id: str, until: datetime | None, reason: str | None
+    ) -> dict[str, Any]:
+        """Set a rep out of office until ``until`` (no new leads meanwhile), or back with ``None``;
+        returns the rep's row."""
+        async with self.uow.transaction() as conn:
+            if not await rep_load.set_out_of_office(conn, rep_id, until, reason, self.now()):
+                raise DomainError(404, "rep-not-found", "Rep not found", f"no rep with id {rep_id}")
+            (row,) = await rep_load.list_reps(conn, rep_id)
         return row

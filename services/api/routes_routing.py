@@ -10,10 +10,8 @@ from schemas.leads import LeadOut
 from schemas.problems import PROBLEM_MEDIA_TYPE, Problem
 from schemas.reps import AvailabilityIn, PauseIn, QueueList, QueueOut, ReassignIn, RepList, RepOut
 from services.api.runtime import authorized_runtime
-from services.clock import utcnow
 from services.db import rep_load
 from services.db import repositories as repo
-from services.errors import DomainError
 
 router = APIRouter(prefix="/v1", tags=["routing"])
 _PROBLEM = {"model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}}
@@ -41,13 +39,7 @@ async def list_reps(request: Request) -> RepList:
 async def set_availability(body: AvailabilityIn, request: Request, rep_id: str = RepId) -> RepOut:
     """Out of office until a time (no new leads meanwhile), or back at once with ``null``."""
     runtime = authorized_runtime(request)
-    async with runtime.uow.transaction() as conn:
-        found = await rep_load.set_out_of_office(
-            conn, rep_id, body.out_of_office_until, body.reason, utcnow()
-        )
-        if not found:
-            raise DomainError(404, "rep-not-found", "Rep not found", f"no rep with id {rep_id}")
-        (row,) = await rep_load.list_reps(conn, rep_id)
+    row = await runtime.manual.set_availability(rep_id, body.out_of_office_until, body.reason)
     if runtime.waiting_worker is not None:
         runtime.waiting_worker.wake()  # leads waiting in the rep's queues may be assigned now
     return RepOut.model_validate(row)

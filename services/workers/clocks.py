@@ -17,8 +17,7 @@ from typing import Any
 
 import structlog
 
-from router.calendars import WorkingCalendar
-from router.sla import time_used
+from router.agreement import CompiledAgreement
 from schemas.events import SLA_BREACHED, SLA_WARNING
 from services import metrics
 from services.agreement_lifecycle import ActiveAgreement
@@ -94,7 +93,7 @@ class ClockWorker(BackgroundWorker):
             agreement = await self._agreements.current(conn)
             warned, breached = await repo.claim_due_clocks(conn, now, self._settings.clock_batch_size)
             events = [
-                self._event(clock, event_type, now, agreement.calendars.get(clock["calendar"] or ""))
+                self._event(clock, event_type, now, agreement)
                 for clocks, event_type in ((warned, SLA_WARNING), (breached, SLA_BREACHED))
                 for clock in clocks
             ]
@@ -111,14 +110,14 @@ class ClockWorker(BackgroundWorker):
         return len(events)
 
     def _event(
-        self, clock: dict[str, Any], event_type: str, now: datetime, calendar: WorkingCalendar | None
+        self, clock: dict[str, Any], event_type: str, now: datetime, agreement: CompiledAgreement
     ) -> dict[str, Any]:
-        # A calendar a later agreement version dropped: the time used is counted on the wall clock.
+        used = agreement.clock_time_used(clock["started_at"], now, clock["calendar"])
         return outbox_row(
             topic=self._settings.topic_sla,
             event_type=event_type,
             cause=f"clock:{clock['id']}",
             subject=str(clock["lead_id"]),
-            data=clock_event_data(clock, now, time_used(clock["started_at"], now, calendar)),
+            data=clock_event_data(clock, now, used),
             at=now,
         )
