@@ -393,19 +393,31 @@ def main() -> int:
     parser.add_argument("--max-seconds", type=int, default=150, help="Give up on a wrk run after this long")
     parser.add_argument("--rounds", type=int, default=3, help="Alternating baseline/service runs (median)")
     parser.add_argument("--keep", action="store_true", help="Keep the temporary directory (database, logs)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="LEADROUTER_NAME=VALUE",
+        help="A setting for the service (repeatable), e.g. LEADROUTER_GROUP_COMMIT_MAX_BATCH=64",
+    )
     args = parser.parse_args()
     for name in ("requests", "warmup"):
         if getattr(args, name) % args.threads or getattr(args, name) < args.threads:
             parser.error(f"--{name} must be a positive multiple of --threads")
     if not Path(WRK).exists():
         parser.error(f"wrk not found at {WRK}")
+    settings = dict(item.partition("=")[::2] for item in args.set)
+    if any(not name.startswith("LEADROUTER_") for name in settings):
+        parser.error("--set takes LEADROUTER_NAME=VALUE")
 
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="leadrouter-bench-"))
     db_path = workdir / "bench.db"
     # cwd=workdir: no stray .env of the checkout is read; paths are absolute.
     env = _env(
-        LEADROUTER_DATABASE_URL=f"sqlite+aiosqlite:///{db_path}", LEADROUTER_AGREEMENT_PATH=str(AGREEMENT)
+        LEADROUTER_DATABASE_URL=f"sqlite+aiosqlite:///{db_path}",
+        LEADROUTER_AGREEMENT_PATH=str(AGREEMENT),
+        **settings,
     )
     ok = False
     try:
