@@ -29,9 +29,9 @@ from router.rules.compiler import (
     build_function,
 )
 from router.rules.syntax import Name, RuleSyntaxError, parse, walk
-from router.sla import ClockTimes, clock_times, time_used
+from router.sla import ATTEMPTS, DECISION, FIRST_TOUCH, ClockTimes, clock_times, escalation_for, time_used
 from router.stages import DISQUALIFIED, advance
-from schemas.agreement import AgreementDocument, Persona, Rep
+from schemas.agreement import AgreementDocument, Escalation, Persona, Rep
 from schemas.vocabulary import ACTIVITY_TYPES
 
 PROFILE_TYPES: dict[str, str] = {
@@ -256,10 +256,19 @@ class CompiledAgreement:
         self.handoff_stage: str = document.handoff.stage
         self.fallback_queue: str = document.handoff.fallback_queue
         self.rejection_reasons: tuple[str, ...] = tuple(document.handoff.rejection_reasons)
-        first_touch = document.obligations.first_touch
-        self.first_touch_within: timedelta = first_touch.within
-        self.first_touch_warn_share: float | None = first_touch.warn_at
-        self.first_touch_calendar = self.calendars[first_touch.calendar] if first_touch.calendar else None
+        obligations = document.obligations
+        # obligation -> (within, warning share, calendar id) of its clock
+        self.deadlines: dict[str, tuple[timedelta, float | None, str | None]] = {
+            FIRST_TOUCH: (obligations.first_touch.within, obligations.first_touch.warn_at,
+                          obligations.first_touch.calendar),
+        }  # fmt: skip
+        if obligations.attempts is not None:
+            attempts = obligations.attempts
+            self.deadlines[ATTEMPTS] = (attempts.within, attempts.warn_at, attempts.calendar)
+        if obligations.decision is not None:
+            decision = obligations.decision
+            self.deadlines[DECISION] = (decision.within, decision.warn_at, decision.calendar)
+        self.attempts_required: int | None = obligations.attempts.count if obligations.attempts else None
         self.half_life_days: float | None = document.scoring.engagement.half_life_days
 
     def qualify(
@@ -282,16 +291,27 @@ class CompiledAgreement:
         return self.calendars[rep.calendar] if rep is not None and rep.calendar is not None else None
 
     def first_touch_clock(self, started_at: datetime, rep_id: str | None) -> ClockTimes:
-        """When a first touch started at ``started_at`` warns and is due: the obligation's time counted
-        on the rep's working calendar if the rep has one, else on the obligation's calendar, else on
-        the wall clock."""
+        """When a first touch started at ``started_at`` warns and is due (see ``deadline_clock``)."""
+        times = self.deadline_clock(FIRST_TOUCH, started_at, rep_id)
+        assert times is not None  # every agreement has a first-touch deadline
+        return times
+
+    def deadline_clock(self, obligation: str, started_at: datetime, rep_id: str | None) -> ClockTimes | None:
+        """When ``obligation`` (first_touch, attempts, decision) started at ``started_at`` warns and is
+        due: its time counted on the rep's working calendar if the rep has one, else on the obligation's
+        calendar, else on the wall clock. None if this agreement has no such obligation."""
+        deadline = self.deadlines.get(obligation)
+        if deadline is None:
+            return None
+        within, warn_share, calendar_id = deadline
         calendar = self.calendar_of(rep_id) if rep_id is not None else None
         return clock_times(
-            started_at,
-            self.first_touch_within,
-            self.first_touch_warn_share,
-            calendar or self.first_touch_calendar,
+            started_at, within, warn_share, calendar or (self.calendars[calendar_id] if calendar_id else None)
         )
+
+    def escalation(self, obligation: str, breaches: int) -> Escalation | None:
+        """What the agreement does on the ``breaches``-th breach of ``obligation`` on one lead."""
+        return escalation_for(self.document.escalations, obligation, breaches)
 
     def clock_time_used(self, started_at: datetime, at: datetime, calendar_id: str | None) -> timedelta:
         """Time counted against a clock from ``started_at`` to ``at`` on its calendar; a calendar this

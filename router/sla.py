@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from router.calendars import WorkingCalendar
+from schemas.agreement import Escalation
 
 FIRST_TOUCH = "first_touch"
+ATTEMPTS = "attempts"
+DECISION = "decision"
 TOUCH_OUTCOMES: frozenset[str] = frozenset({"touched", "meeting_booked", "converted"})
 CLOSING_OUTCOMES: frozenset[str] = frozenset({"converted", "disqualified", "rejected"})
 
@@ -55,3 +59,10 @@ def fulfils_first_touch(outcome: str) -> bool:
 def closes_lead(outcome: str) -> bool:
     """Whether a feedback outcome ends the rep's work on a lead (it leaves the rep's open count)."""
     return outcome in CLOSING_OUTCOMES
+
+
+def escalation_for(escalations: Sequence[Escalation], obligation: str, breaches: int) -> Escalation | None:
+    """The escalation for the ``breaches``-th breach of ``obligation`` on one lead: the step whose
+    ``after`` is that count; past the end of the chain its last step applies again (None: none)."""
+    steps = [e for e in escalations if e.obligation == obligation and e.after <= breaches]
+    return max(steps, key=lambda e: e.after, default=None)

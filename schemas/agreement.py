@@ -222,6 +222,9 @@ class Attempts(_Strict):
     count: int = Field(ge=1, le=50)
     within: timedelta
     calendar: RuleId | None = None
+    warn_at: float | None = Field(
+        default=0.75, gt=0, lt=1, description="Share of the time after which sla.warning is sent; null: none"
+    )
 
     @model_validator(mode="after")
     def _positive_within(self) -> Attempts:
@@ -460,6 +463,12 @@ class AgreementDocument(_Strict):
                 and deadline.calendar not in calendar_ids
             ):
                 raise ValueError(f"obligations.{name}.calendar: '{deadline.calendar}' is not a calendar id")
+        defined = {name for name, deadline in deadlines if deadline is not None}
+        for escalation in self.escalations:
+            if escalation.obligation not in defined:
+                raise ValueError(
+                    f"escalation on {escalation.obligation}: obligations.{escalation.obligation} is not set"
+                )
         for each in self.queues:
             for rep in each.reps:
                 if rep.calendar is not None and rep.calendar not in calendar_ids:

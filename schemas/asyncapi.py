@@ -17,6 +17,7 @@ from schemas.events import (
     LEAD_STAGE_CHANGED,
     LEAD_UNASSIGNED,
     SLA_BREACHED,
+    SLA_ESCALATED,
     SLA_MET,
     SLA_WARNING,
     AgreementActivated,
@@ -24,6 +25,7 @@ from schemas.events import (
     HandedOff,
     Recycled,
     SlaClockEvent,
+    SlaEscalated,
     StageChanged,
     Unassigned,
 )
@@ -39,6 +41,7 @@ EVENTS: tuple[tuple[str, type[BaseModel], str, str], ...] = (
     (SLA_WARNING, SlaClockEvent, "topic_sla", "lead id"),
     (SLA_BREACHED, SlaClockEvent, "topic_sla", "lead id"),
     (SLA_MET, SlaClockEvent, "topic_sla", "lead id"),
+    (SLA_ESCALATED, SlaEscalated, "topic_sla", "lead id"),
 )
 
 
@@ -77,7 +80,9 @@ def asyncapi_document(topics: dict[str, str], version: str) -> dict[str, Any]:
         envelope = CloudEvent.model_json_schema(ref_template="#/components/schemas/{model}")
         envelope["properties"]["type"] = {"const": event_type}
         envelope["properties"]["data"] = {"$ref": f"#/components/schemas/{model.__name__}"}
-        schemas[model.__name__] = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        payload = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(payload.pop("$defs", {}))  # nested models: their refs point at components/schemas
+        schemas[model.__name__] = payload
         schemas[f"{name}_event"] = envelope
         messages[name] = {
             "name": event_type,

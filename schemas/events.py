@@ -21,6 +21,7 @@ LEAD_RECYCLED = TYPE_PREFIX + "lead.recycled"
 SLA_WARNING = TYPE_PREFIX + "sla.warning"
 SLA_BREACHED = TYPE_PREFIX + "sla.breached"
 SLA_MET = TYPE_PREFIX + "sla.met"
+SLA_ESCALATED = TYPE_PREFIX + "sla.escalated"
 AGREEMENT_ACTIVATED = TYPE_PREFIX + "agreement.activated"
 
 
@@ -115,6 +116,36 @@ class SlaClockEvent(BaseModel):
     time_used_seconds: float = Field(
         description="Time counted against the clock from its start to `at`: working time on its calendar"
     )
+    at: datetime
+
+
+class EscalationOutcome(BaseModel):
+    """One action an escalation took (``skipped`` says why it could not, if it could not)."""
+
+    action: Literal["reassign", "move_to_queue", "mark_rep_unavailable", "notify", "remediation"]
+    role: str | None = Field(default=None, description="notify: the role to tell, e.g. sales_manager")
+    text: str | None = Field(default=None, description="remediation: what the agreement prescribes")
+    queue: str | None = Field(default=None, description="reassign / move_to_queue: the lead's queue now")
+    from_rep_id: str | None = Field(default=None, description="reassign / move_to_queue: the previous owner")
+    rep_id: str | None = Field(
+        default=None, description="the new owner (reassign, move), or the rep marked unavailable"
+    )
+    skipped: str | None = Field(default=None, description="why the action did nothing")
+
+
+class SlaEscalated(BaseModel):
+    """``sla.escalated``: a breach triggered the agreement's escalation step for the lead's n-th breach of
+    the obligation; ``actions`` is what was done (notify a role, reassign, move, mark a rep unavailable)."""
+
+    lead_id: str
+    clock_id: str = Field(description="The breached clock")
+    obligation: str
+    breaches: int = Field(description="Breaches of this obligation on this lead so far, this one included")
+    queue: str | None
+    rep_id: str | None = Field(description="The rep who had the lead when the clock breached")
+    due_at: datetime
+    actions: list[EscalationOutcome]
+    agreement_version: str
     at: datetime
 
 

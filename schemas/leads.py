@@ -142,12 +142,15 @@ class FiredRule(BaseModel):
 class ClockOut(BaseModel):
     """A follow-up deadline of the agreement."""
 
+    id: uuid.UUID = Field(description="The clock id that sla.* events carry as clock_id")
     obligation: str
-    state: str
+    state: str = Field(description="open, met, breached or cancelled")
     queue: str | None
     rep_id: str | None
     started_at: datetime
+    warn_at: datetime | None = Field(description="When sla.warning is due (none: no warning)")
     due_at: datetime
+    calendar: str | None = Field(description="The working calendar it counts on (none: wall-clock time)")
     closed_at: datetime | None
 
 

@@ -9,7 +9,7 @@ off their owner's open count in the same step.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -49,13 +49,25 @@ class BatchAssigner:
             for queue, plan in plans.items()
         }
 
-    def assign(self, queue: str, account_owner: str | None = None) -> Assignment:
+    def assign(
+        self, queue: str, account_owner: str | None = None, exclude: Collection[str] = ()
+    ) -> Assignment:
         """The rep of ``queue`` who gets the next lead (``rep_id`` None: nobody is eligible);
-        ``account_owner`` first when the queue is sticky and that rep is eligible."""
+        ``account_owner`` first when the queue is sticky and that rep is eligible; never a rep in
+        ``exclude``."""
         plan = self.agreement.queue_plans[queue]
         if queue in self._paused:
             return Assignment(None, plan.strategy, tuple((rep, "queue paused") for rep, _ in plan.members))
-        return assign(self._members[queue], plan.strategy, account_owner if plan.sticky_accounts else None)
+        members = (
+            [m for m in self._members[queue] if m.rep_id not in exclude] if exclude else self._members[queue]
+        )
+        return assign(members, plan.strategy, account_owner if plan.sticky_accounts else None)
+
+    def set_away(self, rep_id: str) -> None:
+        """The rep was marked unavailable in this transaction: no more leads for it."""
+        load = self._loads.get(rep_id)
+        if load is not None:
+            load.out_of_office = True
 
     def give(self, rep_id: str) -> None:
         """A lead was given to the rep by hand (capacity is the manager's call)."""

@@ -21,7 +21,7 @@ from router.accounts import account_key
 from router.agreement import CompiledAgreement, lead_facts
 from router.assignment import Assignment
 from router.engagement import record_activity, weights_at
-from router.sla import FIRST_TOUCH, ClockTimes, closes_lead, fulfils_first_touch
+from router.sla import FIRST_TOUCH, closes_lead, fulfils_first_touch
 from router.stages import DISQUALIFIED, reached, recycle
 from schemas.events import LEAD_HANDED_OFF, LEAD_RECYCLED, LEAD_STAGE_CHANGED, LEAD_UNASSIGNED, SLA_MET
 from schemas.leads import ActivityIn, FeedbackIn, LeadIn
@@ -33,6 +33,7 @@ from services.errors import DomainError
 from services.events import clock_event_data, handoff_event_data, outbox_row
 from services.ids import uuid7
 from services.settings import Settings
+from services.sla_clocks import clock_columns, new_clock
 
 _LEAD_META_FIELDS = frozenset({"source", "external_id", "event_id", "occurred_at", "stage"})
 
@@ -149,14 +150,6 @@ class IngestBatch:
         """Apply ``commands`` in order; a command's error never affects the others."""
         agreement = await self.agreements.current(conn)
         return await _Run(self, agreement, conn, commands).execute()
-
-
-def _clock_times(times: ClockTimes) -> dict[str, Any]:
-    """The columns of a clock row set by its times (the worker looks at it first when it warns)."""
-    return {
-        "due_at": times.due_at, "warn_at": times.warn_at, "calendar": times.calendar,
-        "check_at": times.warn_at or times.due_at,
-    }  # fmt: skip
 
 
 class _Run:
@@ -506,11 +499,10 @@ class _Run:
             subject=lead_id, data=data, at=self.now,
         )  # fmt: skip
         self.outbox.append(event)
-        clock = {
-            "id": uuid7(), "lead_id": row["id"], "obligation": FIRST_TOUCH, "queue": choice.queue,
-            "rep_id": None, "state": "open", "started_at": self.now, "closed_at": None,
-            "agreement_version": self.agreement.version, "warned_at": None, **_clock_times(times),
-        }  # fmt: skip
+        clock = new_clock(
+            lead_id=row["id"], obligation=FIRST_TOUCH, queue=choice.queue, rep_id=None,
+            started_at=self.now, times=times, agreement_version=self.agreement.version,
+        )  # fmt: skip
         self.clocks.append(clock)
         self.open_clocks[row["id"]].append(clock)
         lead.handoff = _Handoff(choice.queue, lead, decision, event, clock, cause)
@@ -558,7 +550,7 @@ class _Run:
         if rep is not None:
             handoff.rep = handoff.lead.row["owner"] = rep
             times = self.agreement.first_touch_clock(self.now, rep)
-            handoff.clock.update(_clock_times(times))
+            handoff.clock.update(clock_columns(times))
             data = handoff.event["event"]["data"]
             data["rep_id"], data["first_touch_due_at"] = rep, times.due_at.isoformat()
             explanation.append(

@@ -83,6 +83,12 @@ SLA_WARNINGS = Counter(
     "SLA clocks past their warning share, not yet due",
     ["queue", "obligation"],
 )
+SLA_ESCALATIONS = Counter(
+    "leadrouter_sla_escalations_total",
+    "Escalation actions taken on SLA breaches (reassign, move_to_queue, mark_rep_unavailable, notify, "
+    "remediation)",
+    ["queue", "obligation", "action"],
+)
 SLA_MET = Counter("leadrouter_sla_met_total", "SLA obligations met in time", ["queue", "obligation"])
 SLA_DETECTION_LAG = Histogram(
     "leadrouter_sla_detection_lag_seconds", "Time from a clock's due time to its breach", buckets=_LAG_BUCKETS

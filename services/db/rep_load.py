@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.db.bulk import STATEMENTS, BulkSelect
@@ -96,10 +97,12 @@ async def save_rep_states(conn: AsyncConnection, rows: Sequence[Row]) -> None:
 
 
 async def ensure_rep_states(conn: AsyncConnection, rep_ids: Sequence[str], now: datetime) -> None:
-    """Create empty state rows for reps that have none (normally made when the roster syncs)."""
+    """Create empty state rows for reps that have none (normally made when the roster syncs); a row
+    another transaction created meanwhile is kept."""
     if rep_ids:
+        insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
         await conn.execute(
-            rep_states.insert(),
+            insert(rep_states).on_conflict_do_nothing(index_elements=[rep_states.c.rep_id]),
             [{"rep_id": rep_id, "open_leads": 0, "new_today": 0, "updated_at": now} for rep_id in rep_ids],
         )
 

@@ -156,6 +156,7 @@ async def insert_clocks(conn: AsyncConnection, rows: list[Row]) -> None:
 # SQLite's planner takes ``state = 'open'`` for a selective index term and scanned every open clock
 # (measured: 267 ms to close 1,000 of 1,000,000 open clocks, instead of a primary-key lookup each).
 _STILL_OPEN = (sla_clocks.c.state + "") == "open"
+_BREACHED = (sla_clocks.c.state + "") == "breached"
 
 
 async def open_clocks_of(conn: AsyncConnection, lead_ids: Sequence[uuid.UUID]) -> list[Row]:
@@ -215,6 +216,36 @@ async def claim_due_clocks(conn: AsyncConnection, now: datetime, limit: int) -> 
     for row in warned:
         row.update(warned_at=now, check_at=row["due_at"])
     return warned, breached
+
+
+async def breach_counts(
+    conn: AsyncConnection, lead_ids: Sequence[uuid.UUID]
+) -> dict[tuple[uuid.UUID, str], int]:
+    """How many clocks of each (lead, obligation) of the given leads have breached."""
+    counts: dict[tuple[uuid.UUID, str], int] = {}
+    for chunk in _chunks(list(set(lead_ids))):
+        query = (
+            sa.select(sla_clocks.c.lead_id, sla_clocks.c.obligation, sa.func.count())
+            .where(sla_clocks.c.lead_id.in_(chunk), _BREACHED)
+            .group_by(sla_clocks.c.lead_id, sla_clocks.c.obligation)
+        )
+        for lead_id, obligation, count in (await conn.execute(query)).all():
+            counts[(lead_id, obligation)] = count
+    return counts
+
+
+async def move_lead(
+    conn: AsyncConnection, lead_id: uuid.UUID, queue: str, rep_id: str | None, now: datetime
+) -> None:
+    """Give a lead a queue and an owner (None: it waits there); its open clocks follow it."""
+    await conn.execute(
+        leads.update().where(leads.c.id == lead_id).values(queue=queue, owner=rep_id, updated_at=now)
+    )
+    await conn.execute(
+        sla_clocks.update()
+        .where(sla_clocks.c.lead_id == lead_id, _STILL_OPEN)
+        .values(queue=queue, rep_id=rep_id)
+    )
 
 
 async def count_open_clocks(conn: AsyncConnection) -> dict[str, int]:

@@ -1,4 +1,5 @@
-"""The SLA clock worker: warns clocks past their warning time and breaches due ones, once each.
+"""The SLA clock worker: warns clocks past their warning time and breaches due ones, once each, and
+runs the agreement's escalation for each breach (``services.escalation``) in the same transaction.
 
 It claims clocks whose check time has come in batches (on PostgreSQL with SKIP LOCKED, so replicas
 share the work without doubles), writes an ``sla.warning`` or ``sla.breached`` event per clock in the
@@ -23,6 +24,7 @@ from services import metrics
 from services.agreement_lifecycle import ActiveAgreement
 from services.db import repositories as repo
 from services.db.uow import UnitOfWork
+from services.escalation import Escalator
 from services.events import clock_event_data, outbox_row
 from services.settings import Settings
 from services.workers.background import BackgroundWorker
@@ -97,12 +99,15 @@ class ClockWorker(BackgroundWorker):
                 for clocks, event_type in ((warned, SLA_WARNING), (breached, SLA_BREACHED))
                 for clock in clocks
             ]
-            await repo.insert_outbox(conn, events)
+            escalated = await Escalator(conn, agreement, self._settings, now).escalate(breached)
+            await repo.insert_outbox(conn, events + escalated.events)
         for clock in warned:
             metrics.SLA_WARNINGS.labels(clock["queue"] or "", clock["obligation"]).inc()
         for clock in breached:
             metrics.SLA_BREACHES.labels(clock["queue"] or "", clock["obligation"]).inc()
             metrics.SLA_DETECTION_LAG.observe(max(0.0, (now - clock["due_at"]).total_seconds()))
+        for queue, obligation, action in escalated.actions:
+            metrics.SLA_ESCALATIONS.labels(queue, obligation, action).inc()
         if events:
             log.info("clocks.checked", warned=len(warned), breached=len(breached))
             if self._on_breach is not None:

@@ -39,6 +39,7 @@ def _weighted_agreement(agreement_file: Path) -> Path:
     queue = next(q for q in document["queues"] if q["id"] == "enterprise-global")
     queue["strategy"] = "weighted_round_robin"
     queue["reps"] = [{"id": rep, "name": rep, "weight": weight} for rep, weight in WEIGHTS.items()]
+    document["escalations"] = []  # reassignments on missed 2-second deadlines would move leads between reps
     agreement_file.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
     return agreement_file
 

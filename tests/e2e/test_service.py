@@ -17,7 +17,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from schemas.events import HandedOff, SlaClockEvent
+from schemas.events import HandedOff, SlaClockEvent, SlaEscalated
 from services.db.engine import create_engine
 from services.db.tables import leads
 from services.settings import Settings
@@ -55,6 +55,9 @@ def empty_pg_url(postgres: PostgresCluster) -> Iterator[str]:
 async def test_lead_is_handed_off_and_a_missed_first_touch_breaches(
     empty_pg_url: str, agreement_file: Path, kafka: KafkaBroker, tmp_path: Path
 ) -> None:
+    # The breach escalates by notifying only: no reassignment, so no second 2-second clock to race.
+    text = agreement_file.read_text(encoding="utf-8")
+    agreement_file.write_text(text.replace("      - reassign: next_rep\n", "", 1), encoding="utf-8")
     env = _env(empty_pg_url, agreement_file, kafka)
     migrated = run_cli(["migrate"], env)
     assert migrated.returncode == 0, migrated.stderr
@@ -100,17 +103,23 @@ async def test_lead_is_handed_off_and_a_missed_first_touch_breaches(
     assert handoff["data"]["rep_id"] == late["owner"]
     events = {(m["key"], m["event"]["type"].rpartition(".")[2]) for m in sla}
     for message in sla:  # every sla.* payload is the documented one
-        assert SlaClockEvent.model_validate(message["event"]["data"]).lead_id == message["key"]
+        model = SlaEscalated if message["event"]["type"].endswith("escalated") else SlaClockEvent
+        assert model.model_validate(message["event"]["data"]).lead_id == message["key"]
     assert HandedOff.model_validate(handoff["data"]).rep_id == late["owner"]
-    expected = {(late["lead_id"], "warning"), (late["lead_id"], "breached"), (on_time["lead_id"], "met")}
+    expected = {
+        (late["lead_id"], "warning"), (late["lead_id"], "breached"), (late["lead_id"], "escalated"),
+        (on_time["lead_id"], "met"),
+    }  # fmt: skip
     # the touch came before the warning (at 1.5 s of the 2) unless this machine was slow
     assert expected <= events <= expected | {(on_time["lead_id"], "warning")}
     late_sequence = [m["event"]["type"].rpartition(".")[2] for m in sla if m["key"] == late["lead_id"]]
-    assert late_sequence == ["warning", "breached"]  # in order, once each
+    assert late_sequence == ["warning", "breached", "escalated"]  # in order, once each
+    escalated = next(m["event"]["data"] for m in sla if m["event"]["type"].endswith("sla.escalated"))
+    assert escalated["actions"] == [{"action": "notify", "role": "sales_manager"}]
     published = handoffs + lifecycle + sla
     assert {m["event"]["type"].removeprefix("com.leadrouter.") for m in published} == {
         "lead.handed_off", "lead.stage_changed", "agreement.activated", "sla.warning", "sla.breached",
-        "sla.met",
+        "sla.met", "sla.escalated",
     }  # fmt: skip
     assert_documented(asyncapi, published, env)
     assert 'leadrouter_sla_breaches_total{obligation="first_touch",queue="enterprise-dach"} 1.0' in exposition

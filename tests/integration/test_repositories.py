@@ -275,11 +275,17 @@ async def test_stable_event_ids_make_a_repeated_write_fail_not_duplicate(uow: Un
         assert await repo.count_unpublished(conn) == 1
 
 
-async def test_due_clocks_are_breached_once_even_with_concurrent_workers(
+async def test_due_clocks_are_breached_and_escalated_once_even_with_concurrent_workers(
     db_url: str, uow: UnitOfWork
 ) -> None:
-    lead_rows = [_lead(n) for n in range(300)]
-    clocks = [_clock(row["id"], T0 + timedelta(minutes=1)) for row in lead_rows]
+    """Three workers, 300 due clocks of rep-anna's leads: each breaches once and is escalated once (the
+    example agreement reassigns to the next rep of the queue, with a new clock), and the reps' open
+    counts come out exact."""
+    lead_rows = [{**_lead(n), "queue": "enterprise-dach", "owner": "rep-anna"} for n in range(300)]
+    clocks = [
+        {**_clock(row["id"], T0 + timedelta(minutes=1)), "queue": "enterprise-dach", "rep_id": "rep-anna"}
+        for row in lead_rows
+    ]
     clocks.append(_clock(lead_rows[0]["id"], T0 + timedelta(hours=5)))  # not due yet
     async with uow.transaction() as conn:
         await repo.save_leads(conn, lead_rows, [])
@@ -294,13 +300,28 @@ async def test_due_clocks_are_breached_once_even_with_concurrent_workers(
                 )
             ).all()
         )
-        breaches = await repo.count_unpublished(conn)
-        next_due = await repo.next_check_at(conn)
-        lead_count = (await conn.execute(sa.select(sa.func.count()).select_from(leads))).scalar_one()
-    assert states == {"breached": 300, "open": 1}
-    assert breaches == 301  # exactly one sla.breached event per clock (and agreement.activated)
-    assert next_due == T0 + timedelta(hours=5)
-    assert lead_count == 300
+        events: dict[str, int] = dict(
+            (await conn.execute(sa.select(outbox.c.type, sa.func.count()).group_by(outbox.c.type))).all()
+        )
+        owners: dict[str | None, int] = dict(
+            (await conn.execute(sa.select(leads.c.owner, sa.func.count()).group_by(leads.c.owner))).all()
+        )
+        reps_now = {row["rep_id"]: row for row in await rep_load.list_reps(conn)}
+        new_clocks = (
+            await conn.execute(
+                sa.select(sa.func.count()).where(
+                    sla_clocks.c.rep_id == "rep-jonas", sla_clocks.c.state == "open"
+                )
+            )
+        ).scalar_one()
+    assert states == {"breached": 300, "open": 301}  # 300 new clocks for the new owner, and the one not due
+    assert {kind.rpartition(".")[2]: n for kind, n in events.items()} == {
+        "activated": 1, "breached": 300, "escalated": 300, "handed_off": 300,
+    }  # fmt: skip
+    assert owners == {"rep-jonas": 300}
+    assert new_clocks == 301  # the not-yet-due clock followed its lead to the new owner
+    assert reps_now["rep-jonas"]["open_leads"] == 300
+    assert reps_now["rep-anna"]["open_leads"] == 0
 
 
 async def test_open_clocks_close_only_once(uow: UnitOfWork) -> None:
@@ -347,7 +368,11 @@ async def test_clocks_warn_once_then_breach_once_across_workers(db_url: str, uow
             sa.select(sla_clocks.c.warned_at).where(sla_clocks.c.warn_at.is_not(None))
         )
         assert {row.warned_at for row in warned} == {warn + timedelta(minutes=5)}
-    assert await round_at(due) == {"activated": 1, "warning": 120, "breached": 121}
+    # Each breach is escalated once. The leads' queue is not in the agreement, so the first breach's
+    # reassignment is skipped; lead 0 breaches twice and its second step moves it to inside-sales.
+    assert await round_at(due) == {
+        "activated": 1, "warning": 120, "breached": 121, "escalated": 121, "handed_off": 1,
+    }  # fmt: skip
     async with uow.read() as conn:
         (event,) = [
             orjson.loads(row["event_json"])
@@ -368,4 +393,4 @@ async def test_a_clock_found_past_its_due_time_breaches_without_warning(db_url: 
     assert await _run_clock_workers(db_url, uow, 1, T0 + timedelta(hours=5)) == [1]
     async with uow.read() as conn:
         types = [orjson.loads(row["event_json"])["type"] for row in await repo.unpublished(conn, 10)]
-    assert [t.rpartition(".")[2] for t in types] == ["activated", "breached"]
+    assert [t.rpartition(".")[2] for t in types] == ["activated", "breached", "escalated"]

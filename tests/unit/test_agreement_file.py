@@ -100,6 +100,19 @@ def test_unknown_activity_and_missing_fallback_queue(tmp_path: Path) -> None:
         load_agreement(path)
 
 
+def test_an_escalation_needs_its_obligation(tmp_path: Path) -> None:
+    path = _broken(tmp_path, "  decision:\n    within: P2D\n", "")
+    text = path.read_text(encoding="utf-8")
+    path.write_text(
+        text.replace(
+            "escalations:\n", "escalations:\n  - obligation: decision\n    actions: [{notify: ops}]\n"
+        ),
+        encoding="utf-8",
+    )
+    with pytest.raises(AgreementError, match=r"escalation on decision: obligations\.decision is not set"):
+        load_agreement(path)
+
+
 def test_yaml_syntax_error_has_a_line(tmp_path: Path) -> None:
     path = _broken(tmp_path, "title: ACME", "title: [ACME")
     with pytest.raises(AgreementError) as caught:

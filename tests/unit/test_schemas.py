@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
+from schemas.asyncapi import asyncapi_document
 from schemas.events import CloudEvent
 from schemas.leads import FeedbackIn, LeadIn, normalise_email
 from services.events import outbox_row, stable_event_id
@@ -53,3 +57,18 @@ def test_outbox_rows_hold_valid_cloudevents_with_stable_ids() -> None:
     assert event.id == row["event_id"] == stable_event_id("lead:s:1", "com.leadrouter.x")
     assert event.subject == row["key"] == "L"
     assert stable_event_id("lead:s:1", "com.leadrouter.y") != event.id
+
+
+def test_every_reference_in_the_asyncapi_document_resolves() -> None:
+    """Nested payload models (skipped reps, escalation outcomes) are components of their own."""
+    document = asyncapi_document({"topic_handoff": "h", "topic_lifecycle": "l", "topic_sla": "s",
+                                  "topic_feedback": "f"}, "test")  # fmt: skip
+    text = json.dumps(document)
+    refs = set(re.findall(r'"\$ref": "#/([^"]+)"', text))
+    assert {"components/schemas/SkippedRep", "components/schemas/EscalationOutcome"} <= refs
+    for ref in refs:
+        node: Any = document
+        for part in ref.split("/"):
+            assert part in node, f"#/{ref} does not resolve"
+            node = node[part]
+    assert "$defs" not in text
