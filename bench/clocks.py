@@ -141,18 +141,21 @@ async def bench_database(url: str, clocks: int, due_count: int) -> dict[str, Any
     schedule_rate = inserted / insert_seconds
     async with uow.transaction() as conn:  # the 1,000 scan clocks out of the way
         await repo.claim_due_clocks(conn, utcnow(), 1000)
-    lag = await _lag(uow, settings, leads, due_count)
+    lag = await _lag(uow, settings, due_count)
     await engine.dispose()
     return {"schedule_per_s": round(schedule_rate), "claim_1000_ms_by_open_clocks": scans, **lag}
 
 
-async def _lag(
-    uow: UnitOfWork, settings: Settings, leads: list[dict[str, Any]], due_count: int
-) -> dict[str, Any]:
+async def _lag(uow: UnitOfWork, settings: Settings, due_count: int) -> dict[str, Any]:
     """``due_count`` clocks due at once, breached by the real clock worker; lag and firing rate."""
+    # One lead per falling-due clock, as in production (a lead has a clock or two open, not the
+    # thousand each of the scan leads carries): each breach also runs the agreement's escalation step
+    # (here the example's notify; its reassignment is skipped, the leads' queue not being in it).
+    fresh = [_lead(LEADS + n, utcnow()) for n in range(due_count)]
     due = utcnow() + timedelta(seconds=2)
-    rows = [_clock(leads[n % LEADS]["id"], due - timedelta(hours=1), due) for n in range(due_count)]
+    rows = [_clock(lead["id"], due - timedelta(hours=1), due) for lead in fresh]
     async with uow.transaction() as conn:
+        await repo.save_leads(conn, fresh, [])
         await repo.insert_clocks(conn, rows)
     async with uow.read() as conn:
         before = (await conn.execute(sa.select(sa.func.max(outbox.c.id)))).scalar_one() or 0

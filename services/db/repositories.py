@@ -224,13 +224,13 @@ async def breach_counts(
     """How many clocks of each (lead, obligation) of the given leads have breached."""
     counts: dict[tuple[uuid.UUID, str], int] = {}
     for chunk in _chunks(list(set(lead_ids))):
-        query = (
-            sa.select(sla_clocks.c.lead_id, sla_clocks.c.obligation, sa.func.count())
-            .where(sla_clocks.c.lead_id.in_(chunk), _BREACHED)
-            .group_by(sla_clocks.c.lead_id, sla_clocks.c.obligation)
+        # Counted here, not with GROUP BY: for the grouping SQLite's planner walked the whole lead_id
+        # index (3 s per 500 breaches at 1M clocks) instead of looking the leads up.
+        query = sa.select(sla_clocks.c.lead_id, sla_clocks.c.obligation).where(
+            sla_clocks.c.lead_id.in_(chunk), _BREACHED
         )
-        for lead_id, obligation, count in (await conn.execute(query)).all():
-            counts[(lead_id, obligation)] = count
+        for lead_id, obligation in (await conn.execute(query)).all():
+            counts[(lead_id, obligation)] = counts.get((lead_id, obligation), 0) + 1
     return counts
 
 
