@@ -268,7 +268,6 @@ class CompiledAgreement:
         if obligations.decision is not None:
             decision = obligations.decision
             self.deadlines[DECISION] = (decision.within, decision.warn_at, decision.calendar)
-        self.attempts_required: int | None = obligations.attempts.count if obligations.attempts else None
         self.half_life_days: float | None = document.scoring.engagement.half_life_days
 
     def qualify(

@@ -59,6 +59,10 @@ class Escalator:
         self.now = now
         self.result = Escalated()
         self._unavailable: dict[str, str] = {}  # rep -> reason, written after the assigner saves
+        # the batch's writes, made once for all its leads (one statement each, not one per lead)
+        self._moves: list[Row] = []
+        self._clocks: list[Row] = []
+        self._decisions: list[Row] = []
 
     async def escalate(self, breached: list[Row]) -> Escalated:
         """Escalate each of ``breached`` (clock rows just marked breached) per the agreement."""
@@ -95,7 +99,10 @@ class Escalator:
         for clock, step, breaches in steps:
             lead = leads.get(clock["lead_id"])
             if lead is not None:
-                await self._run_step(clock, step, breaches, lead, assigner)
+                self._run_step(clock, step, breaches, lead, assigner)
+        await repo.move_leads(self.conn, self._moves)
+        await repo.insert_clocks(self.conn, self._clocks)
+        await repo.insert_decisions(self.conn, self._decisions)
         await assigner.save()  # first: it creates the state rows of reps that had none
         for rep, reason in self._unavailable.items():
             if not await rep_load.set_out_of_office(self.conn, rep, UNTIL_SET_AVAILABLE, reason, self.now):
@@ -110,7 +117,7 @@ class Escalator:
             queues.append(lead["queue"])
         return queues
 
-    async def _run_step(
+    def _run_step(
         self, clock: Row, step: Escalation, breaches: int, lead: Row, assigner: BatchAssigner
     ) -> None:
         rep = clock["rep_id"]
@@ -123,7 +130,7 @@ class Escalator:
             elif action.mark_rep_unavailable:
                 done.append(self._mark_unavailable(rep, clock, assigner))
             elif action.reassign or action.move_to_queue:
-                done.append(await self._move(clock, breaches, lead, action.move_to_queue, assigner))
+                done.append(self._move(clock, breaches, lead, action.move_to_queue, assigner))
         for outcome in done:
             self.result.actions.append((clock["queue"] or "", clock["obligation"], outcome["action"]))
         data = {
@@ -146,7 +153,7 @@ class Escalator:
         assigner.set_away(rep)  # no lead of this batch goes to it either
         return {"action": "mark_rep_unavailable", "rep_id": rep}
 
-    async def _move(
+    def _move(
         self, clock: Row, breaches: int, lead: Row, to_queue: str | None, assigner: BatchAssigner
     ) -> Row:
         """Reassign within the lead's queue (``to_queue`` None) or move it to ``to_queue``."""
@@ -165,15 +172,15 @@ class Escalator:
             return {"action": name, "rep_id": None, "skipped": "no other rep of the queue is eligible"}
         if previous is not None:
             assigner.release(previous)
-        await repo.move_lead(self.conn, lead["id"], queue, rep, self.now)
+        self._moves.append({"b_id": lead["id"], "b_queue": queue, "b_owner": rep, "b_at": self.now})
         times = self.agreement.deadline_clock(clock["obligation"], self.now, rep)
         due = None
         if times is not None:
             due = times.due_at
-            await repo.insert_clocks(self.conn, [new_clock(
+            self._clocks.append(new_clock(
                 lead_id=lead["id"], obligation=clock["obligation"], queue=queue, rep_id=rep,
                 started_at=self.now, times=times, agreement_version=self.agreement.version,
-            )])  # fmt: skip
+            ))  # fmt: skip
         cause = f"escalation:{clock['id']}"
         detail = f"breach {breaches} of {clock['obligation']} by {previous or 'nobody'}: {name}"
         explanation = [{"rule": f"escalation.{clock['obligation']}.{breaches}", "kind": "escalate",
@@ -182,12 +189,12 @@ class Escalator:
             {"rule": f"skipped.{skipped}", "kind": "assign", "points": 0, "detail": reason}
             for skipped, reason in assignment.skipped
         ]
-        await repo.insert_decisions(self.conn, [{
+        self._decisions.append({
             "lead_id": lead["id"], "event_key": cause, "agreement_version": self.agreement.version,
             "from_stage": lead["stage"], "to_stage": lead["stage"], "fit_score": lead["fit_score"],
             "engagement_score": lead["engagement_score"], "queue": queue, "owner": rep,
             "explanation": explanation, "decided_at": self.now,
-        }])  # fmt: skip
+        })  # fmt: skip
         lead.update(queue=queue, owner=rep, updated_at=self.now)
         self.result.events.append(self._handoff_event(lead, rep, due, cause, assignment.strategy))
         return {"action": name, "queue": queue, "from_rep_id": previous, "rep_id": rep}

@@ -234,17 +234,24 @@ async def breach_counts(
     return counts
 
 
-async def move_lead(
-    conn: AsyncConnection, lead_id: uuid.UUID, queue: str, rep_id: str | None, now: datetime
-) -> None:
-    """Give a lead a queue and an owner (None: it waits there); its open clocks follow it."""
+async def move_leads(conn: AsyncConnection, moves: list[Row]) -> None:
+    """Give leads a queue and an owner (None: it waits there); their open clocks follow them. Each
+    move is ``{"b_id", "b_queue", "b_owner", "b_at"}``; all go in one statement per table."""
+    if not moves:
+        return
     await conn.execute(
-        leads.update().where(leads.c.id == lead_id).values(queue=queue, owner=rep_id, updated_at=now)
+        leads.update()
+        .where(leads.c.id == sa.bindparam("b_id"))
+        .values(
+            queue=sa.bindparam("b_queue"), owner=sa.bindparam("b_owner"), updated_at=sa.bindparam("b_at")
+        ),
+        moves,
     )
     await conn.execute(
         sla_clocks.update()
-        .where(sla_clocks.c.lead_id == lead_id, _STILL_OPEN)
-        .values(queue=queue, rep_id=rep_id)
+        .where(sla_clocks.c.lead_id == sa.bindparam("b_id"), _STILL_OPEN)
+        .values(queue=sa.bindparam("b_queue"), rep_id=sa.bindparam("b_owner")),
+        moves,
     )
 
 
