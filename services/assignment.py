@@ -122,6 +122,27 @@ class BatchAssigner:
         )
 
 
+def skipped_reasons(assignment: Assignment) -> list[dict[str, Any]]:
+    """Explanation entries (``skipped.<rep>`` with the reason) for the reps an assignment passed over."""
+    return [
+        {"rule": f"skipped.{rep}", "kind": "assign", "points": 0, "detail": reason}
+        for rep, reason in assignment.skipped
+    ]
+
+
+def assignment_decision(
+    lead: dict[str, Any], *, cause: str, version: str, queue: str, owner: str | None,
+    explanation: list[dict[str, Any]], at: datetime,
+) -> dict[str, Any]:  # fmt: skip
+    """A decision row recording that ``lead`` (its stage unchanged) went to ``owner`` in ``queue``."""
+    return {
+        "lead_id": lead["id"], "event_key": cause, "agreement_version": version,
+        "from_stage": lead["stage"], "to_stage": lead["stage"], "fit_score": lead["fit_score"],
+        "engagement_score": lead["engagement_score"], "queue": queue, "owner": owner,
+        "explanation": explanation, "decided_at": at,
+    }  # fmt: skip
+
+
 def _changed(load: RepLoad, state: dict[str, Any] | None, today: date) -> bool:
     if state is None:
         return True

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from router.agreement import CompiledAgreement
 from schemas.agreement import Escalation
 from schemas.events import LEAD_HANDED_OFF, LEAD_UNASSIGNED, SLA_ESCALATED
-from services.assignment import BatchAssigner
+from services.assignment import BatchAssigner, assignment_decision, skipped_reasons
 from services.db import rep_load
 from services.db import repositories as repo
 from services.events import handoff_event_data, outbox_row
@@ -185,16 +185,13 @@ class Escalator:
         detail = f"breach {breaches} of {clock['obligation']} by {previous or 'nobody'}: {name}"
         explanation = [{"rule": f"escalation.{clock['obligation']}.{breaches}", "kind": "escalate",
                         "points": 0, "detail": detail}]  # fmt: skip
-        explanation += [
-            {"rule": f"skipped.{skipped}", "kind": "assign", "points": 0, "detail": reason}
-            for skipped, reason in assignment.skipped
-        ]
-        self._decisions.append({
-            "lead_id": lead["id"], "event_key": cause, "agreement_version": self.agreement.version,
-            "from_stage": lead["stage"], "to_stage": lead["stage"], "fit_score": lead["fit_score"],
-            "engagement_score": lead["engagement_score"], "queue": queue, "owner": rep,
-            "explanation": explanation, "decided_at": self.now,
-        })  # fmt: skip
+        explanation += skipped_reasons(assignment)
+        self._decisions.append(
+            assignment_decision(
+                lead, cause=cause, version=self.agreement.version, queue=queue, owner=rep,
+                explanation=explanation, at=self.now,
+            )
+        )  # fmt: skip
         lead.update(queue=queue, owner=rep, updated_at=self.now)
         self.result.events.append(self._handoff_event(lead, rep, due, cause, assignment.strategy))
         return {"action": name, "queue": queue, "from_rep_id": previous, "rep_id": rep}

@@ -27,7 +27,7 @@ from schemas.events import LEAD_HANDED_OFF, LEAD_RECYCLED, LEAD_STAGE_CHANGED, L
 from schemas.leads import ActivityIn, FeedbackIn, LeadIn
 from schemas.problems import FieldError
 from services.agreement_lifecycle import ActiveAgreement
-from services.assignment import BatchAssigner
+from services.assignment import BatchAssigner, skipped_reasons
 from services.db import repositories as repo
 from services.errors import DomainError
 from services.events import clock_event_data, handoff_event_data, outbox_row
@@ -542,10 +542,7 @@ class _Run:
     def _record_assignment(self, handoff: _Handoff, assignment: Assignment) -> None:
         rep, strategy = assignment.rep_id, assignment.strategy
         explanation = handoff.decision["explanation"]
-        explanation += [
-            {"rule": f"skipped.{skipped}", "kind": "assign", "points": 0, "detail": reason}
-            for skipped, reason in assignment.skipped
-        ]
+        explanation += skipped_reasons(assignment)
         handoff.decision["owner"] = handoff.clock["rep_id"] = rep
         if rep is not None:
             handoff.rep = handoff.lead.row["owner"] = rep

@@ -14,7 +14,7 @@ from typing import Any
 
 from schemas.events import LEAD_HANDED_OFF
 from services.agreement_lifecycle import ActiveAgreement
-from services.assignment import BatchAssigner
+from services.assignment import BatchAssigner, assignment_decision
 from services.db import rep_load
 from services.db import repositories as repo
 from services.db.uow import UnitOfWork
@@ -67,12 +67,11 @@ class ManualActions:
             cause = f"reassign:{lead_id}:{now.isoformat()}"
             detail = f"reassigned by hand from {previous or 'nobody'}" + (f": {reason}" if reason else "")
             explanation = [{"rule": f"rep.{rep_id}", "kind": "assign", "points": 0, "detail": detail}]
-            await repo.insert_decisions(conn, [{
-                "lead_id": lead_id, "event_key": cause, "agreement_version": agreement.version,
-                "from_stage": lead["stage"], "to_stage": lead["stage"], "fit_score": lead["fit_score"],
-                "engagement_score": lead["engagement_score"], "queue": lead["queue"], "owner": rep_id,
-                "explanation": explanation, "decided_at": now,
-            }])  # fmt: skip
+            decision = assignment_decision(
+                lead, cause=cause, version=agreement.version, queue=lead["queue"], owner=rep_id,
+                explanation=explanation, at=now,
+            )  # fmt: skip
+            await repo.insert_decisions(conn, [decision])
             data = handoff_event_data(lead, lead["queue"], rep_id, due or now, agreement.version)
             await repo.insert_outbox(
                 conn,

@@ -22,7 +22,7 @@ from router.assignment import Assignment
 from schemas.events import LEAD_HANDED_OFF
 from services import metrics
 from services.agreement_lifecycle import ActiveAgreement
-from services.assignment import BatchAssigner
+from services.assignment import BatchAssigner, assignment_decision, skipped_reasons
 from services.db import repositories as repo
 from services.db.uow import UnitOfWork
 from services.events import handoff_event_data, outbox_row
@@ -112,20 +112,14 @@ class WaitingLeadsWorker(BackgroundWorker):
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         """The decision row and the ``lead.handed_off`` outbox row of one assignment."""
         rep, queue = assignment.rep_id, lead["queue"]
-        explanation = [
-            {"rule": f"skipped.{skipped}", "kind": "assign", "points": 0, "detail": why}
-            for skipped, why in assignment.skipped
-        ]
+        explanation = skipped_reasons(assignment)
         explanation.append(
             {"rule": f"rep.{rep}", "kind": "assign", "points": 0, "detail": assignment.strategy}
         )
         cause = f"assigned-from-queue:{lead['id']}"
-        decision = {
-            "lead_id": lead["id"], "event_key": cause, "agreement_version": version,
-            "from_stage": lead["stage"], "to_stage": lead["stage"], "fit_score": lead["fit_score"],
-            "engagement_score": lead["engagement_score"], "queue": queue, "owner": rep,
-            "explanation": explanation, "decided_at": now,
-        }  # fmt: skip
+        decision = assignment_decision(
+            lead, cause=cause, version=version, queue=queue, owner=rep, explanation=explanation, at=now
+        )
         event = outbox_row(
             topic=self._settings.topic_handoff, event_type=LEAD_HANDED_OFF, cause=cause,
             subject=str(lead["id"]), data=handoff_event_data(lead, queue, rep, due, version), at=now,
