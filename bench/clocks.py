@@ -12,7 +12,8 @@ For SQLite and PostgreSQL (an embedded server, as the tests start it), on a fres
 2. **Due scan**: at 10,000, 100,000 and every further tenfold of open clocks, with 1,000 clocks due,
    time the clock worker's claim of those 1,000 (rolled back, so they stay due); it must stay flat.
 3. **Lag**: ``--due`` clocks all due 2 s ahead, then the real ``ClockWorker`` (background loop, real
-   time): each breach's lag is its event time minus its due time; p50/p99, and the firing rate.
+   time): each breach's lag is its event time minus its due time; p50/p99, and the firing rate. Each
+   breach is then escalated (a reassignment): the escalation lag (due -> ``sla.escalated``) and rate.
 
 APScheduler 3.x (``BackgroundScheduler``, ``SQLAlchemyJobStore`` on a SQLite file, thread-pool
 executor) schedules ``--aps-jobs`` date jobs (its scheduling rate) and fires ``--aps-due`` jobs due at
@@ -46,6 +47,7 @@ sys.path.insert(0, str(ROOT))
 
 from services.agreement_lifecycle import ActiveAgreement, AgreementLifecycle  # noqa: E402
 from services.clock import utcnow  # noqa: E402
+from services.db import clocks as clock_repo  # noqa: E402
 from services.db import repositories as repo  # noqa: E402
 from services.db.engine import create_engine  # noqa: E402
 from services.db.tables import outbox, sla_clocks  # noqa: E402
@@ -89,7 +91,7 @@ async def _timed_claim(uow: UnitOfWork, now: datetime, limit: int) -> tuple[floa
     elapsed = 0.0
     with contextlib.suppress(_RollbackError):
         async with uow.transaction() as conn:
-            warned, breached = await repo.claim_due_clocks(conn, now, limit)
+            warned, breached = await clock_repo.claim_due_clocks(conn, now, limit)
             found = len(warned) + len(breached)
             elapsed = time.perf_counter() - started
             raise _RollbackError
@@ -110,7 +112,7 @@ async def bench_database(url: str, clocks: int, due_count: int) -> dict[str, Any
         await repo.save_leads(conn, leads, [])
     # 1,000 clocks already due, so each scan below has a full batch to find
     async with uow.transaction() as conn:
-        await repo.insert_clocks(
+        await clock_repo.insert_clocks(
             conn, [_clock(leads[n % LEADS]["id"], now, now - timedelta(minutes=1)) for n in range(1000)]
         )
     scans: dict[str, float] = {}
@@ -127,7 +129,7 @@ async def bench_database(url: str, clocks: int, due_count: int) -> dict[str, Any
         ]
         started = time.perf_counter()
         async with uow.transaction() as conn:
-            await repo.insert_clocks(conn, rows)
+            await clock_repo.insert_clocks(conn, rows)
         insert_seconds += time.perf_counter() - started
         inserted += size
         if inserted >= next_scan or inserted == clocks:
@@ -140,7 +142,7 @@ async def bench_database(url: str, clocks: int, due_count: int) -> dict[str, Any
             next_scan *= 10
     schedule_rate = inserted / insert_seconds
     async with uow.transaction() as conn:  # the 1,000 scan clocks out of the way
-        await repo.claim_due_clocks(conn, utcnow(), 1000)
+        await clock_repo.claim_due_clocks(conn, utcnow(), 1000)
     lag = await _lag(uow, settings, due_count)
     await engine.dispose()
     return {"schedule_per_s": round(schedule_rate), "claim_1000_ms_by_open_clocks": scans, **lag}
@@ -149,14 +151,15 @@ async def bench_database(url: str, clocks: int, due_count: int) -> dict[str, Any
 async def _lag(uow: UnitOfWork, settings: Settings, due_count: int) -> dict[str, Any]:
     """``due_count`` clocks due at once, breached by the real clock worker; lag and firing rate."""
     # One lead per falling-due clock, as in production (a lead has a clock or two open, not the
-    # thousand each of the scan leads carries): each breach also runs the agreement's escalation step
-    # (here the example's notify; its reassignment is skipped, the leads' queue not being in it).
+    # thousand each of the scan leads carries), in the example's ``smb`` queue: each breach is then
+    # escalated by the example's first step (reassign to the next rep with a new clock, and notify),
+    # after the breach, in the worker's following transactions; the escalation lag is measured too.
     fresh = [_lead(LEADS + n, utcnow()) for n in range(due_count)]
     due = utcnow() + timedelta(seconds=2)
     rows = [_clock(lead["id"], due - timedelta(hours=1), due) for lead in fresh]
     async with uow.transaction() as conn:
         await repo.save_leads(conn, fresh, [])
-        await repo.insert_clocks(conn, rows)
+        await clock_repo.insert_clocks(conn, rows)
     async with uow.read() as conn:
         before = (await conn.execute(sa.select(sa.func.max(outbox.c.id)))).scalar_one() or 0
     worker = ClockWorker(uow, settings, ActiveAgreement("acme-sla"), utcnow)
@@ -172,26 +175,33 @@ async def _lag(uow: UnitOfWork, settings: Settings, due_count: int) -> dict[str,
                     .where(sla_clocks.c.state == "open", sla_clocks.c.due_at == due)
                 )
             ).scalar_one()
-        if left == 0:
-            break
+            if left == 0 and await clock_repo.count_pending_escalations(conn) == 0:
+                break
     await worker.stop()
     async with uow.read() as conn:
         events = (await conn.execute(sa.select(outbox.c.event).where(outbox.c.id > before))).scalars().all()
-    lags = sorted(
-        (
-            datetime.fromisoformat(e["data"]["at"]) - datetime.fromisoformat(e["data"]["due_at"])
-        ).total_seconds()
-        for e in events
-        if e["type"].endswith("sla.breached")
+    lags, escalation_lags = (
+        sorted(
+            (
+                datetime.fromisoformat(e["data"]["at"]) - datetime.fromisoformat(e["data"]["due_at"])
+            ).total_seconds()
+            for e in events
+            if e["type"].endswith(suffix)
+        )
+        for suffix in ("sla.breached", "sla.escalated")
     )
-    if len(lags) != due_count:
-        raise SystemExit(f"expected {due_count} breaches, found {len(lags)}")
+    if len(lags) != due_count or len(escalation_lags) != due_count:
+        raise SystemExit(
+            f"expected {due_count} breaches and escalations: {len(lags)}, {len(escalation_lags)}"
+        )
     return {
         "fired": len(lags),
         "fire_per_s": round(len(lags) / max(lags[-1], 1e-3)),
         "lag_p50_s": round(lags[len(lags) // 2], 3),
         "lag_p99_s": round(lags[int(len(lags) * 0.99) - 1], 3),
         "lag_max_s": round(lags[-1], 3),
+        "escalated_per_s": round(len(escalation_lags) / max(escalation_lags[-1], 1e-3)),
+        "escalation_lag_p99_s": round(escalation_lags[int(len(escalation_lags) * 0.99) - 1], 3),
     }
 
 
@@ -291,7 +301,8 @@ def main() -> int:
             print(
                 f"  scheduled {ours['schedule_per_s']:,}/s ({ours['schedule_ratio']}x APScheduler), fired "
                 f"{ours['fire_per_s']:,}/s ({ours['fire_ratio']}x), lag p50 {ours['lag_p50_s']} s, "
-                f"p99 {ours['lag_p99_s']} s",
+                f"p99 {ours['lag_p99_s']} s; escalated {ours['escalated_per_s']:,}/s, "
+                f"escalation lag p99 {ours['escalation_lag_p99_s']} s",
                 flush=True,
             )
     ratios = [results[k] for k in results if k.startswith(("schedule_ratio_", "fire_ratio_"))]

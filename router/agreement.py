@@ -312,6 +312,10 @@ class CompiledAgreement:
         """What the agreement does on the ``breaches``-th breach of ``obligation`` on one lead."""
         return escalation_for(self.document.escalations, obligation, breaches)
 
+    def escalates(self, obligation: str) -> bool:
+        """Whether a breach of ``obligation`` can have an escalation step in this agreement."""
+        return any(step.obligation == obligation for step in self.document.escalations)
+
     def clock_time_used(self, started_at: datetime, at: datetime, calendar_id: str | None) -> timedelta:
         """Time counted against a clock from ``started_at`` to ``at`` on its calendar; a calendar this
         version no longer has (or none) counts wall-clock time."""

@@ -1,4 +1,6 @@
-"""Escalation of breached SLA clocks, in the clock worker's transaction.
+"""Escalation of breached SLA clocks: run by the clock worker right after the breach, in a transaction
+of its own (the breach left a pending mark; taking the mark and escalating commit together, so each
+breach escalates once).
 
 For each breach the agreement's escalation chain gives the step for that lead's n-th breach of the
 obligation (``router.sla.escalation_for``); its actions run here:
@@ -16,7 +18,6 @@ locked before they change, in id order, as the ingest path does.
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -27,6 +28,7 @@ from router.agreement import CompiledAgreement
 from schemas.agreement import Escalation
 from schemas.events import LEAD_HANDED_OFF, LEAD_UNASSIGNED, SLA_ESCALATED
 from services.assignment import BatchAssigner, assignment_decision, skipped_reasons
+from services.db import clocks as clock_repo
 from services.db import rep_load
 from services.db import repositories as repo
 from services.events import handoff_event_data, outbox_row
@@ -65,17 +67,13 @@ class Escalator:
         self._decisions: list[Row] = []
 
     async def escalate(self, breached: list[Row]) -> Escalated:
-        """Escalate each of ``breached`` (clock rows just marked breached) per the agreement."""
+        """Escalate each of ``breached`` (breached clock rows) per the agreement."""
         if not breached or not self.agreement.document.escalations:
             return self.result
-        counts = await repo.breach_counts(self.conn, [clock["lead_id"] for clock in breached])
+        numbers = await clock_repo.breach_numbers(self.conn, breached)
         steps: list[tuple[Row, Escalation, int]] = []
-        in_batch = Counter((clock["lead_id"], clock["obligation"]) for clock in breached)
-        seen: Counter[tuple[Any, str]] = Counter()
         for clock in sorted(breached, key=lambda c: (c["lead_id"], c["due_at"], c["id"])):
-            key = (clock["lead_id"], clock["obligation"])
-            seen[key] += 1  # two clocks of one lead breached together count as two breaches, in due order
-            breaches = counts.get(key, in_batch[key]) - in_batch[key] + seen[key]
+            breaches = numbers[clock["id"]]
             step = self.agreement.escalation(clock["obligation"], breaches)
             if step is not None:
                 steps.append((clock, step, breaches))
@@ -101,7 +99,7 @@ class Escalator:
             if lead is not None:
                 self._run_step(clock, step, breaches, lead, assigner)
         await repo.move_leads(self.conn, self._moves)
-        await repo.insert_clocks(self.conn, self._clocks)
+        await clock_repo.insert_clocks(self.conn, self._clocks)
         await repo.insert_decisions(self.conn, self._decisions)
         await assigner.save()  # first: it creates the state rows of reps that had none
         for rep, reason in self._unavailable.items():

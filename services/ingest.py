@@ -28,6 +28,7 @@ from schemas.leads import ActivityIn, FeedbackIn, LeadIn
 from schemas.problems import FieldError
 from services.agreement_lifecycle import ActiveAgreement
 from services.assignment import BatchAssigner, skipped_reasons
+from services.db import clocks as clock_repo
 from services.db import repositories as repo
 from services.errors import DomainError
 from services.events import clock_event_data, handoff_event_data, outbox_row
@@ -212,7 +213,7 @@ class _Run:
         for row in await repo.leads_by_id(self.conn, missing, lock=True) if missing else []:
             self._remember(_Lead(row, is_new=False))
         feedback_leads = [c.lead_id for c in self.commands if isinstance(c, RecordFeedback)]
-        for clock in await repo.open_clocks_of(self.conn, feedback_leads) if feedback_leads else []:
+        for clock in await clock_repo.open_clocks_of(self.conn, feedback_leads) if feedback_leads else []:
             self.open_clocks[clock["lead_id"]].append(clock)
 
     def _remember(self, lead: _Lead) -> None:
@@ -616,9 +617,11 @@ class _Run:
         await repo.insert_events(self.conn, [row for _, row in self.events])
         await repo.insert_decisions(self.conn, self.decisions)
         await repo.insert_outbox(self.conn, self.outbox)
-        await repo.insert_clocks(self.conn, self.clocks)
+        await clock_repo.insert_clocks(self.conn, self.clocks)
         new_clock_ids = {clock["id"] for clock in self.clocks}  # inserted with their final state already
-        await repo.close_clocks(self.conn, [c for c in self.clock_closures if c["b_id"] not in new_clock_ids])
+        await clock_repo.close_clocks(
+            self.conn, [c for c in self.clock_closures if c["b_id"] not in new_clock_ids]
+        )
         self.effects.outbox_rows = len(self.outbox)
 
 

@@ -66,7 +66,8 @@ def _aware(value: datetime | None) -> datetime | None:
     return value
 
 
-def _encoder(column: sa.Column[Any], dialect: str) -> Encoder:
+def column_encoder(column: sa.Column[Any], dialect: str) -> Encoder:
+    """How values of ``column`` are sent to the driver of ``dialect`` (as SQLAlchemy would send them)."""
     kind = column.type
     if (
         isinstance(kind, sa.JSON)
@@ -113,7 +114,7 @@ class BulkStatement:
         self, table: sa.Table, columns: Sequence[str], dialect: str, update_key: str | None = None
     ) -> None:
         self.columns = tuple(columns) + ((update_key,) if update_key else ())
-        encoders = [_encoder(table.c[name], dialect) for name in self.columns]
+        encoders = [column_encoder(table.c[name], dialect) for name in self.columns]
         self._values = operator.itemgetter(*self.columns)
         self._encoded = tuple((i, e) for i, e in enumerate(encoders) if e is not _same)
         # Timestamps repeat within a batch (one "now" per transaction): encode each distinct value once.
@@ -225,6 +226,22 @@ async def fetch_driver(conn: AsyncConnection, sql: str, params: Sequence[Any]) -
     return rows
 
 
+class RowDecoder:
+    """Driver records holding ``columns`` of ``table`` (in that order) as dicts, their values decoded
+    as SQLAlchemy decodes them."""
+
+    def __init__(self, table: sa.Table, columns: Sequence[str], dialect: str) -> None:
+        self._decoders = tuple((name, _decoder(table.c[name], dialect)) for name in columns)
+
+    def __call__(self, records: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
+        """The rows of ``records``."""
+        decoders = self._decoders
+        return [
+            {name: decode(value) for (name, decode), value in zip(decoders, record, strict=True)}
+            for record in records
+        ]
+
+
 class BulkSelect:
     """``SELECT columns FROM table WHERE eq = ? AND key IN (...)`` at driver level, rows as dicts.
 
@@ -246,9 +263,9 @@ class BulkSelect:
     ) -> None:
         self.columns = tuple(columns or (c.name for c in table.columns))
         self.dialect = dialect
-        self._decoders = tuple((name, _decoder(table.c[name], dialect)) for name in self.columns)
-        self._encode_key = _encoder(table.c[key], dialect)
-        self._encode_equal = tuple(_encoder(table.c[name], dialect) for name in equal)
+        self._decode = RowDecoder(table, self.columns, dialect)
+        self._encode_key = column_encoder(table.c[key], dialect)
+        self._encode_equal = tuple(column_encoder(table.c[name], dialect) for name in equal)
         pg = dialect == "postgresql"
         conditions = [f"{name} = {f'${n}' if pg else '?'}" for n, name in enumerate(equal, start=1)]
         if pg:
@@ -274,11 +291,7 @@ class BulkSelect:
             encoded += [encoded[-1]] * (padded - len(encoded))
             sql = self._sql.replace("{marks}", _in_marks(padded))  # one of a few texts: prepared once
             records = await fetch_driver(conn, sql, (*head, *encoded))
-        decoders = self._decoders
-        return [
-            {name: decode(value) for (name, decode), value in zip(decoders, record, strict=True)}
-            for record in records
-        ]
+        return self._decode(records)
 
 
 class BulkStatements:

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.db.bulk import STATEMENTS, BulkSelect, fetch_driver, insert_columns
+from services.db.clocks import STILL_OPEN
 from services.db.tables import decisions, lead_events, leads, outbox, sla_clocks
 
 Row = dict[str, Any]
@@ -144,94 +145,7 @@ async def insert_outbox(conn: AsyncConnection, rows: list[Row]) -> None:
     await insert_rows(conn, outbox, rows)
 
 
-async def insert_clocks(conn: AsyncConnection, rows: list[Row]) -> None:
-    """Start SLA clocks."""
-    await insert_rows(conn, sla_clocks, rows)
-
-
-# --- SLA clocks ---------------------------------------------------------------------------------
-
-
-# ``state || ''`` keeps the "still open" guard off the (state, check_at) index: without statistics,
-# SQLite's planner takes ``state = 'open'`` for a selective index term and scanned every open clock
-# (measured: 267 ms to close 1,000 of 1,000,000 open clocks, instead of a primary-key lookup each).
-_STILL_OPEN = (sla_clocks.c.state + "") == "open"
-_BREACHED = (sla_clocks.c.state + "") == "breached"
-
-
-async def open_clocks_of(conn: AsyncConnection, lead_ids: Sequence[uuid.UUID]) -> list[Row]:
-    """Open clocks of the given leads."""
-    rows: list[Row] = []
-    for chunk in _chunks(list(set(lead_ids))):
-        query = sa.select(sla_clocks).where(sla_clocks.c.lead_id.in_(chunk), _STILL_OPEN)
-        rows.extend(dict(r) for r in (await conn.execute(query)).mappings())
-    return rows
-
-
-async def close_clocks(conn: AsyncConnection, closures: list[Row]) -> None:
-    """Set state/closed_at on clocks that are still open (``{"b_id", "state", "closed_at"}`` each)."""
-    if closures:
-        statement = (
-            sla_clocks.update()
-            .where(sla_clocks.c.id == sa.bindparam("b_id"), _STILL_OPEN)
-            .values(state=sa.bindparam("state"), closed_at=sa.bindparam("closed_at"))
-        )
-        await conn.execute(statement, closures)
-
-
-async def claim_due_clocks(conn: AsyncConnection, now: datetime, limit: int) -> tuple[list[Row], list[Row]]:
-    """Up to ``limit`` open clocks whose check time has come: those due by ``now`` are marked breached,
-    the others (past their warning time) warned. Returns (warned, breached).
-
-    Each clock warns and breaches once: a clock leaves the candidates when it is breached (state) or
-    warned (its check time moves to its due time). On PostgreSQL the candidates are locked with SKIP
-    LOCKED, so concurrent workers take disjoint batches. A clock found already past its due time is
-    breached without a warning.
-    """
-    candidates = (
-        sa.select(sla_clocks)
-        .where(sla_clocks.c.state == "open", sla_clocks.c.check_at <= now)
-        .order_by(sla_clocks.c.check_at)
-        .limit(limit)
-    )
-    if conn.dialect.name == "postgresql":
-        candidates = candidates.with_for_update(skip_locked=True)
-    rows = [dict(r) for r in (await conn.execute(candidates)).mappings()]
-    breached = [row for row in rows if row["due_at"] <= now]
-    warned = [row for row in rows if row["due_at"] > now]
-    if breached:
-        await conn.execute(
-            sla_clocks.update()
-            .where(sla_clocks.c.id.in_([row["id"] for row in breached]), _STILL_OPEN)
-            .values(state="breached", closed_at=now)
-        )
-    if warned:
-        await conn.execute(
-            sla_clocks.update()
-            .where(sla_clocks.c.id.in_([row["id"] for row in warned]), _STILL_OPEN)
-            .values(warned_at=now, check_at=sla_clocks.c.due_at)
-        )
-    for row in breached:
-        row.update(state="breached", closed_at=now)
-    for row in warned:
-        row.update(warned_at=now, check_at=row["due_at"])
-    return warned, breached
-
-
-async def breach_counts(
-    conn: AsyncConnection, lead_ids: Sequence[uuid.UUID]
-) -> dict[tuple[uuid.UUID, str], int]:
-    """How many clocks of each (lead, obligation) of the given leads have breached."""
-    counts: dict[tuple[uuid.UUID, str], int] = {}
-    for chunk in _chunks(list(set(lead_ids))):
-        # Counted here, not with GROUP BY: for the grouping SQLite's planner walked the whole lead_id
-        # index (3 s per 500 breaches at 1M clocks) instead of looking the leads up.
-        query = sa.select(sla_clocks.c.lead_id, sla_clocks.c.obligation).where(
-            sla_clocks.c.lead_id.in_(chunk), _BREACHED
-        )
-        for lead_id, obligation in (await conn.execute(query)).all():
-            counts[(lead_id, obligation)] = counts.get((lead_id, obligation), 0) + 1
-    return counts
+# --- leads changing hands (their open clocks follow) -------------------------------------------
 
 
 async def move_leads(conn: AsyncConnection, moves: list[Row]) -> None:
@@ -249,26 +163,10 @@ async def move_leads(conn: AsyncConnection, moves: list[Row]) -> None:
     )
     await conn.execute(
         sla_clocks.update()
-        .where(sla_clocks.c.lead_id == sa.bindparam("b_id"), _STILL_OPEN)
+        .where(sla_clocks.c.lead_id == sa.bindparam("b_id"), STILL_OPEN)
         .values(queue=sa.bindparam("b_queue"), rep_id=sa.bindparam("b_owner")),
         moves,
     )
-
-
-async def count_open_clocks(conn: AsyncConnection) -> dict[str, int]:
-    """Open clocks by state: ``open`` (not warned) and ``warned``."""
-    warned = sla_clocks.c.warned_at.is_not(None)
-    query = sa.select(warned, sa.func.count()).where(sla_clocks.c.state == "open").group_by(warned)
-    return {
-        ("warned" if is_warned else "open"): count for is_warned, count in (await conn.execute(query)).all()
-    }
-
-
-async def next_check_at(conn: AsyncConnection) -> datetime | None:
-    """The earliest time an open clock warns or falls due."""
-    query = sa.select(sa.func.min(sla_clocks.c.check_at)).where(sla_clocks.c.state == "open")
-    value: datetime | None = (await conn.execute(query)).scalar_one_or_none()  # min() keeps UTCDateTime
-    return value
 
 
 # --- outbox ------------------------------------------------------------------------------------

@@ -154,6 +154,17 @@ sla_clocks = sa.Table(
     sa.Index(None, "lead_id"),
 )
 
+# Breached clocks whose escalation has not run yet: the clock worker writes one with each breach (in
+# the breach's transaction) and deletes it in the transaction that runs the escalation, so each breach
+# escalates exactly once, after the breach event went out rather than holding it up.
+pending_escalations = sa.Table(
+    "pending_escalations",
+    metadata,
+    sa.Column("clock_id", sa.Uuid(), sa.ForeignKey("sla_clocks.id"), primary_key=True),
+    sa.Column("due_at", UTCDateTime(), nullable=False),  # escalations run in due order
+    sa.Index(None, "due_at"),
+)
+
 queues = sa.Table(
     "queues",
     metadata,

@@ -1,17 +1,21 @@
-"""The SLA clock worker: warns clocks past their warning time and breaches due ones, once each, and
-runs the agreement's escalation for each breach (``services.escalation``) in the same transaction.
+"""The SLA clock worker: warns clocks past their warning time and breaches due ones, once each, then
+runs the agreement's escalation of each breach (``services.escalation``) in a transaction of its own.
 
 It claims clocks whose check time has come in batches (on PostgreSQL with SKIP LOCKED, so replicas
 share the work without doubles), writes an ``sla.warning`` or ``sla.breached`` event per clock in the
 same transaction (with the time used so far, counted on the clock's working calendar), and counts
-``leadrouter_sla_warnings_total`` / ``leadrouter_sla_breaches_total`` after the commit. It sleeps until
-the next check time or the poll ceiling, whichever is first.
+``leadrouter_sla_warnings_total`` / ``leadrouter_sla_breaches_total`` after the commit. A breach whose
+obligation the agreement escalates leaves a pending mark in that transaction; escalations run when no
+more clocks are due (or at least every second under a flood of breaches), so detection is never held
+up by the reassignments that follow it. It sleeps until the next check time or the poll ceiling,
+whichever is first.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -22,6 +26,7 @@ from router.agreement import CompiledAgreement
 from schemas.events import SLA_BREACHED, SLA_WARNING
 from services import metrics
 from services.agreement_lifecycle import ActiveAgreement
+from services.db import clocks as clock_repo
 from services.db import repositories as repo
 from services.db.uow import UnitOfWork
 from services.escalation import Escalator
@@ -32,6 +37,7 @@ from services.workers.background import BackgroundWorker
 log = structlog.get_logger(__name__)
 
 _COUNT_EVERY_SECONDS = 15.0  # how often the open-clock gauges are recounted
+_ESCALATE_EVERY_SECONDS = 1.0  # escalations run at least this often while breaches keep coming
 
 
 class ClockWorker(BackgroundWorker):
@@ -56,14 +62,19 @@ class ClockWorker(BackgroundWorker):
 
     async def _run(self) -> None:
         counted_at = -_COUNT_EVERY_SECONDS
+        escalated_at = time.monotonic()
+        batch = self._settings.clock_batch_size
         while True:
             try:
-                checked = await self.check_due()
+                busy = await self.check_due() == batch
                 metrics.CLOCK_WORKER_LAST_CHECK.set(time.time())
+                if not busy or time.monotonic() - escalated_at >= _ESCALATE_EVERY_SECONDS:
+                    busy = await self.escalate_pending() == batch or busy
+                    escalated_at = time.monotonic()
                 if time.monotonic() - counted_at >= _COUNT_EVERY_SECONDS:
                     await self.count_open()
                     counted_at = time.monotonic()
-                if checked == self._settings.clock_batch_size:
+                if busy:
                     continue
                 await asyncio.sleep(await self._seconds_to_next_due())
             except asyncio.CancelledError:
@@ -75,7 +86,7 @@ class ClockWorker(BackgroundWorker):
     async def count_open(self) -> dict[str, int]:
         """Count the open clocks by state into ``leadrouter_sla_open_clocks`` (the same on every replica)."""
         async with self._uow.read() as conn:
-            counts = await repo.count_open_clocks(conn)
+            counts = await clock_repo.count_open_clocks(conn)
         for state in ("open", "warned"):
             metrics.SLA_OPEN_CLOCKS.labels(state).set(counts.get(state, 0))
         return counts
@@ -83,7 +94,7 @@ class ClockWorker(BackgroundWorker):
     async def _seconds_to_next_due(self) -> float:
         ceiling = self._settings.clock_poll_seconds
         async with self._uow.read() as conn:
-            next_due = await repo.next_check_at(conn)
+            next_due = await clock_repo.next_check_at(conn)
         if next_due is None:
             return ceiling
         return min(ceiling, max(0.0, (next_due - self._now()).total_seconds()))
@@ -93,36 +104,52 @@ class ClockWorker(BackgroundWorker):
         now = self._now()
         async with self._uow.transaction() as conn:
             agreement = await self._agreements.current(conn)
-            warned, breached = await repo.claim_due_clocks(conn, now, self._settings.clock_batch_size)
+            warned, breached = await clock_repo.claim_due_clocks(conn, now, self._settings.clock_batch_size)
             events = [
                 self._event(clock, event_type, now, agreement)
                 for clocks, event_type in ((warned, SLA_WARNING), (breached, SLA_BREACHED))
                 for clock in clocks
             ]
-            escalated = await Escalator(conn, agreement, self._settings, now).escalate(breached)
-            await repo.insert_outbox(conn, events + escalated.events)
-        for clock in warned:
-            metrics.SLA_WARNINGS.labels(clock["queue"] or "", clock["obligation"]).inc()
+            await repo.insert_outbox(conn, events)
+            await clock_repo.queue_escalations(
+                conn, [clock for clock in breached if agreement.escalates(clock["obligation"])]
+            )
+        for (queue, obligation), count in Counter(
+            (c["queue"] or "", c["obligation"]) for c in warned
+        ).items():
+            metrics.SLA_WARNINGS.labels(queue, obligation).inc(count)
+        for (queue, obligation), count in Counter(
+            (c["queue"] or "", c["obligation"]) for c in breached
+        ).items():
+            metrics.SLA_BREACHES.labels(queue, obligation).inc(count)
         for clock in breached:
-            metrics.SLA_BREACHES.labels(clock["queue"] or "", clock["obligation"]).inc()
             metrics.SLA_DETECTION_LAG.observe(max(0.0, (now - clock["due_at"]).total_seconds()))
-        for queue, obligation, action in escalated.actions:
-            metrics.SLA_ESCALATIONS.labels(queue, obligation, action).inc()
         if events:
             log.info("clocks.checked", warned=len(warned), breached=len(breached))
             if self._on_breach is not None:
                 self._on_breach()
         return len(events)
 
+    async def escalate_pending(self) -> int:
+        """Run the escalation of one batch of breaches whose escalation is pending; returns how many."""
+        now = self._now()
+        async with self._uow.transaction() as conn:
+            agreement = await self._agreements.current(conn)
+            breached = await clock_repo.claim_pending_escalations(conn, self._settings.clock_batch_size)
+            escalated = await Escalator(conn, agreement, self._settings, now).escalate(breached)
+            await repo.insert_outbox(conn, escalated.events)
+        for (queue, obligation, action), count in Counter(escalated.actions).items():
+            metrics.SLA_ESCALATIONS.labels(queue, obligation, action).inc(count)
+        if breached:
+            log.info("clocks.escalated", breaches=len(breached), actions=len(escalated.actions))
+        return len(breached)
+
     def _event(
         self, clock: dict[str, Any], event_type: str, now: datetime, agreement: CompiledAgreement
     ) -> dict[str, Any]:
         used = agreement.clock_time_used(clock["started_at"], now, clock["calendar"])
+        data = clock_event_data(clock, now, used)
         return outbox_row(
-            topic=self._settings.topic_sla,
-            event_type=event_type,
-            cause=f"clock:{clock['id']}",
-            subject=str(clock["lead_id"]),
-            data=clock_event_data(clock, now, used),
-            at=now,
-        )
+            topic=self._settings.topic_sla, event_type=event_type, cause=f"clock:{data['clock_id']}",
+            subject=data["lead_id"], data=data, at=now,
+        )  # fmt: skip

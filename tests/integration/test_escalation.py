@@ -69,7 +69,12 @@ async def test_a_breach_reassigns_to_the_next_rep_and_a_second_breach_moves_to_t
         reassigned_before = _escalations("enterprise-dach", "reassign")
         started = datetime.now(UTC)
 
-        assert await worker(started + timedelta(seconds=3)).check_due() == 1  # the 2 s deadline lapsed
+        first = worker(started + timedelta(seconds=3))
+        assert await first.check_due() == 1  # the 2 s deadline lapsed: breached, escalation pending
+        assert (await _lead(client, lead_id))["owner"] == first_rep
+        assert await _events(client, ESCALATED) == []
+        assert await first.escalate_pending() == 1
+        assert await first.escalate_pending() == 0  # once
         lead = await _lead(client, lead_id)
         assert (lead["queue"], lead["owner"]) == ("enterprise-dach", other)
         breached, reopened = lead["clocks"]
@@ -99,7 +104,9 @@ async def test_a_breach_reassigns_to_the_next_rep_and_a_second_breach_moves_to_t
         assert _escalations("enterprise-dach", "reassign") == reassigned_before + 1
 
         # the second miss of the same lead: to the fallback queue, with the remediation
-        assert await worker(started + timedelta(seconds=8)).check_due() == 1
+        second_worker = worker(started + timedelta(seconds=8))
+        assert await second_worker.check_due() == 1
+        assert await second_worker.escalate_pending() == 1
         lead = await _lead(client, lead_id)
         assert lead["queue"] == "inside-sales"
         assert lead["owner"] in {"rep-lena", "rep-omar"}
@@ -117,7 +124,8 @@ async def test_a_breach_reassigns_to_the_next_rep_and_a_second_breach_moves_to_t
         touched = await client.post(f"/v1/leads/{lead_id}/feedback", json={"outcome": "touched"})
         assert touched.status_code == 202, touched.text
         assert (await _lead(client, lead_id))["clocks"][-1]["state"] == "met"
-        assert await worker(started + timedelta(seconds=60)).check_due() == 0
+        last = worker(started + timedelta(seconds=60))
+        assert (await last.check_due(), await last.escalate_pending()) == (0, 0)
         assert len(await _events(client, ESCALATED)) == 2
 
 
@@ -132,7 +140,8 @@ async def test_an_escalation_can_mark_the_rep_unavailable(db_url: str, agreement
     async with _service(db_url, agreement_file) as (client, worker):
         accepted = (await client.post("/v1/leads", json=qualified_lead_body())).json()
         missed_by = accepted["owner"]
-        assert await worker(datetime.now(UTC) + timedelta(seconds=3)).check_due() == 1
+        late = worker(datetime.now(UTC) + timedelta(seconds=3))
+        assert (await late.check_due(), await late.escalate_pending()) == (1, 1)
         reps = {rep["rep_id"]: rep for rep in (await client.get("/v1/reps")).json()["reps"]}
         assert reps[missed_by]["out_of_office_until"].startswith("9999-12-31")
         assert "missed first_touch" in reps[missed_by]["out_of_office_reason"]
@@ -156,7 +165,8 @@ async def test_reassignment_finds_nobody_else_and_the_lead_stays(db_url: str, ag
     async with _service(db_url, agreement_file) as (client, worker):
         accepted = (await client.post("/v1/leads", json=qualified_lead_body(lead_source="partner"))).json()
         assert (accepted["queue"], accepted["owner"]) == ("partner", "rep-ravi")
-        assert await worker(datetime.now(UTC) + timedelta(seconds=3)).check_due() == 1
+        late = worker(datetime.now(UTC) + timedelta(seconds=3))
+        assert (await late.check_due(), await late.escalate_pending()) == (1, 1)
         (escalated,) = await _events(client, ESCALATED)
         assert escalated["actions"] == [
             {"action": "reassign", "rep_id": None, "skipped": "no other rep of the queue is eligible"},

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from schemas.events import SlaClockEvent
 from services.agreement_lifecycle import ActiveAgreement, AgreementLifecycle
+from services.db import clocks as clock_repo
 from services.db import rep_load
 from services.db import repositories as repo
 from services.db.engine import create_engine
@@ -60,6 +61,8 @@ async def _run_clock_workers(db_url: str, uow: UnitOfWork, count: int, now: date
         total = 0
         while (n := await worker.check_due()) > 0:
             total += n
+        while await worker.escalate_pending() > 0:
+            pass
         return total
 
     try:
@@ -289,7 +292,7 @@ async def test_due_clocks_are_breached_and_escalated_once_even_with_concurrent_w
     clocks.append(_clock(lead_rows[0]["id"], T0 + timedelta(hours=5)))  # not due yet
     async with uow.transaction() as conn:
         await repo.save_leads(conn, lead_rows, [])
-        await repo.insert_clocks(conn, clocks)
+        await clock_repo.insert_clocks(conn, clocks)
     counts = await _run_clock_workers(db_url, uow, 3, T0 + timedelta(minutes=2))
     assert sum(counts) == 300
     async with uow.read() as conn:
@@ -329,13 +332,15 @@ async def test_open_clocks_close_only_once(uow: UnitOfWork) -> None:
     clock = _clock(lead["id"], T0 + timedelta(hours=1))
     async with uow.transaction() as conn:
         await repo.save_leads(conn, [lead], [])
-        await repo.insert_clocks(conn, [clock])
+        await clock_repo.insert_clocks(conn, [clock])
     async with uow.transaction() as conn:
-        (open_clock,) = await repo.open_clocks_of(conn, [lead["id"]])
-        await repo.close_clocks(conn, [{"b_id": open_clock["id"], "state": "met", "closed_at": T0}])
-        await repo.close_clocks(conn, [{"b_id": open_clock["id"], "state": "cancelled", "closed_at": T0}])
+        (open_clock,) = await clock_repo.open_clocks_of(conn, [lead["id"]])
+        await clock_repo.close_clocks(conn, [{"b_id": open_clock["id"], "state": "met", "closed_at": T0}])
+        await clock_repo.close_clocks(
+            conn, [{"b_id": open_clock["id"], "state": "cancelled", "closed_at": T0}]
+        )
     async with uow.read() as conn:
-        assert await repo.open_clocks_of(conn, [lead["id"]]) == []
+        assert await clock_repo.open_clocks_of(conn, [lead["id"]]) == []
         state = (await conn.execute(sa.select(sla_clocks.c.state))).scalar_one()
     assert state == "met"
 
@@ -347,8 +352,8 @@ async def test_clocks_warn_once_then_breach_once_across_workers(db_url: str, uow
     clocks.append(_clock(lead_rows[0]["id"], due))  # no warning: checked only when due
     async with uow.transaction() as conn:
         await repo.save_leads(conn, lead_rows, [])
-        await repo.insert_clocks(conn, clocks)
-        assert await repo.next_check_at(conn) == warn
+        await clock_repo.insert_clocks(conn, clocks)
+        assert await clock_repo.next_check_at(conn) == warn
 
     async def round_at(now: datetime) -> dict[str, int]:
         await _run_clock_workers(db_url, uow, 3, now)
@@ -362,8 +367,8 @@ async def test_clocks_warn_once_then_breach_once_across_workers(db_url: str, uow
     assert await round_at(warn + timedelta(minutes=5)) == {"activated": 1, "warning": 120}
     assert await round_at(warn + timedelta(minutes=10)) == {"activated": 1, "warning": 120}  # once each
     async with uow.read() as conn:
-        assert await repo.next_check_at(conn) == due
-        assert await repo.count_open_clocks(conn) == {"warned": 120, "open": 1}
+        assert await clock_repo.next_check_at(conn) == due
+        assert await clock_repo.count_open_clocks(conn) == {"warned": 120, "open": 1}
         warned = await conn.execute(
             sa.select(sla_clocks.c.warned_at).where(sla_clocks.c.warn_at.is_not(None))
         )
@@ -389,7 +394,9 @@ async def test_a_clock_found_past_its_due_time_breaches_without_warning(db_url: 
     lead = _lead(1)
     async with uow.transaction() as conn:
         await repo.save_leads(conn, [lead], [])
-        await repo.insert_clocks(conn, [_clock(lead["id"], T0 + timedelta(hours=4), T0 + timedelta(hours=3))])
+        await clock_repo.insert_clocks(
+            conn, [_clock(lead["id"], T0 + timedelta(hours=4), T0 + timedelta(hours=3))]
+        )
     assert await _run_clock_workers(db_url, uow, 1, T0 + timedelta(hours=5)) == [1]
     async with uow.read() as conn:
         types = [orjson.loads(row["event_json"])["type"] for row in await repo.unpublished(conn, 10)]
