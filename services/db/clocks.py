@@ -28,7 +28,6 @@ _CHUNK = 500  # keeps IN lists and executemany batches well under driver limits
 # (measured: 267 ms to close 1,000 of 1,000,000 open clocks, instead of a primary-key lookup each).
 STILL_OPEN = (sla_clocks.c.state + "") == "open"
 _BREACHED = (sla_clocks.c.state + "") == "breached"
-_COLUMNS = tuple(c.name for c in sla_clocks.columns)
 
 
 def _chunks(items: Sequence[Any]) -> list[Sequence[Any]]:
@@ -60,40 +59,52 @@ async def close_clocks(conn: AsyncConnection, closures: list[Row]) -> None:
         await conn.execute(statement, closures)
 
 
+# What the worker's events and escalations need of a claimed clock.
+_CLAIMED = (
+    "id", "lead_id", "obligation", "queue", "rep_id", "started_at", "due_at", "warn_at", "calendar",
+    "agreement_version",
+)  # fmt: skip
+
+
 @functools.cache
-def _claim(dialect: str) -> tuple[str, RowDecoder]:
-    if dialect == "postgresql":
-        where, tail = "check_at <= $1", " LIMIT $2 FOR UPDATE SKIP LOCKED"
-    else:
-        where, tail = "check_at <= ?", " LIMIT ?"
+def _claim(dialect: str, breach: bool) -> tuple[str, RowDecoder]:
+    """One statement that picks due clocks and marks them (breached, or warned), returning them:
+    ``UPDATE ... WHERE id IN (SELECT ... LIMIT n [FOR UPDATE SKIP LOCKED]) RETURNING``."""
+    now, limit = ("$1", "$2") if dialect == "postgresql" else ("?1", "?2")
+    mark = f"state = 'breached', closed_at = {now}" if breach else f"warned_at = {now}, check_at = due_at"
+    due = f"due_at <= {now}" if breach else f"due_at > {now}"
+    lock = " FOR UPDATE SKIP LOCKED" if dialect == "postgresql" else ""
     sql = (
-        f"SELECT {', '.join(_COLUMNS)} FROM sla_clocks WHERE state = 'open' AND {where}"  # noqa: S608 - names from our schema
-        f" ORDER BY check_at{tail}"
+        f"UPDATE sla_clocks SET {mark} WHERE id IN (SELECT id FROM sla_clocks"  # noqa: S608 - our schema
+        f" WHERE state = 'open' AND check_at <= {now} AND {due} ORDER BY check_at LIMIT {limit}{lock})"
+        f" RETURNING {', '.join(_CLAIMED)}"
     )
-    return sql, RowDecoder(sla_clocks, _COLUMNS, dialect)
+    return sql, RowDecoder(sla_clocks, _CLAIMED, dialect)
 
 
 async def claim_due_clocks(conn: AsyncConnection, now: datetime, limit: int) -> tuple[list[Row], list[Row]]:
-    """Up to ``limit`` open clocks whose check time has come: those due by ``now`` are marked breached,
-    the others (past their warning time) warned. Returns (warned, breached).
+    """Up to ``limit`` open clocks due by ``now``, marked breached, and up to ``limit`` past their
+    warning time but not due, marked warned (their check time moves to their due time). Returns
+    (warned, breached), each in due order.
 
     Each clock warns and breaches once: a clock leaves the candidates when it is breached (state) or
-    warned (its check time moves to its due time). On PostgreSQL the candidates are locked with SKIP
-    LOCKED, so concurrent workers take disjoint batches (SQLite: the write transaction holds the
-    database). A clock found already past its due time is breached without a warning.
+    warned (check time). On PostgreSQL the candidates are locked with SKIP LOCKED, so concurrent
+    workers take disjoint batches (SQLite: the write transaction holds the database). A clock found
+    already past its due time is breached without a warning.
     """
     dialect = conn.dialect.name
-    sql, decode = _claim(dialect)
-    rows = decode(await fetch_driver(conn, sql, (column_encoder(sla_clocks.c.check_at, dialect)(now), limit)))
-    breached = [row for row in rows if row["due_at"] <= now]
-    warned = [row for row in rows if row["due_at"] > now]
-    for row in breached:
-        row.update(state="breached", closed_at=now)
-    for row in warned:
-        row.update(warned_at=now, check_at=row["due_at"])
-    for columns, changed in ((("state", "closed_at"), breached), (("warned_at", "check_at"), warned)):
-        await STATEMENTS.get(sla_clocks, columns, dialect, update_key="id").execute(conn, changed)
-    return warned, breached
+    encoded_now = column_encoder(sla_clocks.c.check_at, dialect)(now)
+    claimed: list[list[Row]] = []
+    for breach in (False, True):
+        sql, decode = _claim(dialect, breach)
+        rows = decode(await fetch_driver(conn, sql, (encoded_now, limit)))
+        for row in rows:
+            if breach:
+                row.update(state="breached", closed_at=now)
+            else:
+                row.update(warned_at=now, check_at=row["due_at"])
+        claimed.append(sorted(rows, key=lambda row: (row["due_at"], row["id"])))
+    return claimed[0], claimed[1]
 
 
 async def queue_escalations(conn: AsyncConnection, clocks: list[Row]) -> None:

@@ -66,7 +66,7 @@ class ClockWorker(BackgroundWorker):
         batch = self._settings.clock_batch_size
         while True:
             try:
-                busy = await self.check_due() == batch
+                busy = await self.check_due() >= batch  # a full batch of breaches or of warnings
                 metrics.CLOCK_WORKER_LAST_CHECK.set(time.time())
                 if not busy or time.monotonic() - escalated_at >= _ESCALATE_EVERY_SECONDS:
                     busy = await self.escalate_pending() == batch or busy
