@@ -70,7 +70,8 @@ def _clock(lead_id: uuid.UUID, started: datetime, due: datetime) -> dict[str, An
     return {
         "id": uuid7(), "lead_id": lead_id, "obligation": "first_touch", "queue": "smb", "rep_id": "rep-1",
         "state": "open", "started_at": started, "due_at": due, "closed_at": None, "agreement_version": "b@1",
-        "warn_at": None, "warned_at": None, "check_at": due, "calendar": None,
+        "warn_at": None, "warned_at": None, "check_at": due, "calendar": None, "paused_at": None,
+        "paused_seconds": 0.0, "attempts_made": 0, "attempts_required": None, "fulfilled_at": None,
     }  # fmt: skip
 
 

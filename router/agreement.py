@@ -262,9 +262,11 @@ class CompiledAgreement:
             FIRST_TOUCH: (obligations.first_touch.within, obligations.first_touch.warn_at,
                           obligations.first_touch.calendar),
         }  # fmt: skip
+        self.attempts_required: int | None = None  # contact attempts the attempts obligation asks for
         if obligations.attempts is not None:
             attempts = obligations.attempts
             self.deadlines[ATTEMPTS] = (attempts.within, attempts.warn_at, attempts.calendar)
+            self.attempts_required = attempts.count
         if obligations.decision is not None:
             decision = obligations.decision
             self.deadlines[DECISION] = (decision.within, decision.warn_at, decision.calendar)
@@ -288,12 +290,6 @@ class CompiledAgreement:
         """The working calendar of a rep of this agreement (``None``: always working)."""
         rep = self.reps.get(rep_id)
         return self.calendars[rep.calendar] if rep is not None and rep.calendar is not None else None
-
-    def first_touch_clock(self, started_at: datetime, rep_id: str | None) -> ClockTimes:
-        """When a first touch started at ``started_at`` warns and is due (see ``deadline_clock``)."""
-        times = self.deadline_clock(FIRST_TOUCH, started_at, rep_id)
-        assert times is not None  # every agreement has a first-touch deadline
-        return times
 
     def deadline_clock(self, obligation: str, started_at: datetime, rep_id: str | None) -> ClockTimes | None:
         """When ``obligation`` (first_touch, attempts, decision) started at ``started_at`` warns and is

@@ -14,6 +14,11 @@ ATTEMPTS = "attempts"
 DECISION = "decision"
 TOUCH_OUTCOMES: frozenset[str] = frozenset({"touched", "meeting_booked", "converted"})
 CLOSING_OUTCOMES: frozenset[str] = frozenset({"converted", "disqualified", "rejected"})
+# Outcomes that settle sales' accept/reject decision: the explicit ones, and the ones that imply it.
+DECISION_OUTCOMES: frozenset[str] = frozenset({"accepted", "rejected", "converted", "disqualified"})
+OBLIGATIONS: tuple[str, ...] = (FIRST_TOUCH, ATTEMPTS, DECISION)  # the order a handoff starts them in
+PAUSE, RESUME = "paused", "resumed"
+LIVE_STATES: tuple[str, ...] = ("open", "paused")  # a clock that has not met, breached or been cancelled
 
 
 def due_at(started_at: datetime, within: timedelta, calendar: WorkingCalendar | None = None) -> datetime:
@@ -51,9 +56,49 @@ def time_used(started_at: datetime, at: datetime, calendar: WorkingCalendar | No
     return max(at - started_at, timedelta(0))
 
 
-def fulfils_first_touch(outcome: str) -> bool:
-    """Whether a feedback outcome counts as the first touch of a lead."""
-    return outcome in TOUCH_OUTCOMES
+def progress(
+    obligation: str, outcome: str, attempts_made: int, attempts_required: int | None
+) -> tuple[int, bool]:
+    """What a feedback outcome does to an open clock of ``obligation``: its attempts made afterwards,
+    and whether the obligation is now fulfilled. A touch (touched, meeting booked, converted) is the
+    first touch and one contact attempt; accepting or rejecting (or converting, disqualifying) is the
+    decision."""
+    if obligation == FIRST_TOUCH:
+        return attempts_made, outcome in TOUCH_OUTCOMES
+    if obligation == ATTEMPTS:
+        made = attempts_made + (outcome in TOUCH_OUTCOMES)
+        return made, made >= (attempts_required or 1)
+    if obligation == DECISION:
+        return attempts_made, outcome in DECISION_OUTCOMES
+    return attempts_made, False
+
+
+@dataclass(frozen=True, slots=True)
+class Resumption:
+    """A paused clock's times once it runs again, and the time its pause lasted."""
+
+    due_at: datetime
+    warn_at: datetime | None
+    paused: timedelta
+
+
+def resume(
+    paused_at: datetime,
+    now: datetime,
+    *,
+    due: datetime,
+    warn_at: datetime | None,
+    warned: bool,
+    calendar: WorkingCalendar | None,
+) -> Resumption:
+    """Resume a clock paused at ``paused_at``: it owes the time it had left at the pause, counted from
+    ``now`` on its calendar (or the wall clock); a warning not yet sent likewise. The pause itself
+    (``paused``, on the same calendar) does not count against the clock."""
+    left = time_used(paused_at, due, calendar)
+    new_warn = warn_at
+    if warn_at is not None and not warned:
+        new_warn = due_at(now, time_used(paused_at, warn_at, calendar), calendar)
+    return Resumption(due_at(now, left, calendar), new_warn, time_used(paused_at, now, calendar))
 
 
 def closes_lead(outcome: str) -> bool:

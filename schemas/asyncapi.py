@@ -19,6 +19,8 @@ from schemas.events import (
     SLA_BREACHED,
     SLA_ESCALATED,
     SLA_MET,
+    SLA_PAUSED,
+    SLA_RESUMED,
     SLA_WARNING,
     AgreementActivated,
     CloudEvent,
@@ -41,6 +43,8 @@ EVENTS: tuple[tuple[str, type[BaseModel], str, str], ...] = (
     (SLA_WARNING, SlaClockEvent, "topic_sla", "lead id"),
     (SLA_BREACHED, SlaClockEvent, "topic_sla", "lead id"),
     (SLA_MET, SlaClockEvent, "topic_sla", "lead id"),
+    (SLA_PAUSED, SlaClockEvent, "topic_sla", "lead id"),
+    (SLA_RESUMED, SlaClockEvent, "topic_sla", "lead id"),
     (SLA_ESCALATED, SlaEscalated, "topic_sla", "lead id"),
 )
 

@@ -22,6 +22,8 @@ SLA_WARNING = TYPE_PREFIX + "sla.warning"
 SLA_BREACHED = TYPE_PREFIX + "sla.breached"
 SLA_MET = TYPE_PREFIX + "sla.met"
 SLA_ESCALATED = TYPE_PREFIX + "sla.escalated"
+SLA_PAUSED = TYPE_PREFIX + "sla.paused"
+SLA_RESUMED = TYPE_PREFIX + "sla.resumed"
 AGREEMENT_ACTIVATED = TYPE_PREFIX + "agreement.activated"
 
 
@@ -99,8 +101,10 @@ class Recycled(BaseModel):
 
 
 class SlaClockEvent(BaseModel):
-    """``sla.warning`` / ``sla.breached`` / ``sla.met``: a follow-up obligation is close to its due time,
-    was missed, or was fulfilled."""
+    """``sla.warning`` / ``sla.breached`` / ``sla.met`` / ``sla.paused`` / ``sla.resumed``: a follow-up
+    obligation is close to its due time, was missed, was fulfilled, stopped counting (feedback
+    ``paused``, e.g. the lead waits on the prospect) or counts again (``due_at`` then is the new due
+    time: the time the clock had left when paused, from now on its calendar)."""
 
     lead_id: str
     clock_id: str
@@ -114,7 +118,15 @@ class SlaClockEvent(BaseModel):
         description="The working calendar the clock counts on (none: wall-clock time)"
     )
     time_used_seconds: float = Field(
-        description="Time counted against the clock from its start to `at`: working time on its calendar"
+        description="Time counted against the clock from its start to `at`: working time on its calendar,"
+        " less the time it was paused"
+    )
+    paused_seconds: float = Field(
+        default=0.0, description="Time (on its calendar) the clock was paused before `at`: not counted"
+    )
+    attempts_made: int | None = Field(default=None, description="attempts clocks: contact attempts so far")
+    attempts_required: int | None = Field(
+        default=None, description="attempts clocks: the attempts the agreement asks for within the window"
     )
     at: datetime
 

@@ -144,7 +144,7 @@ class ClockOut(BaseModel):
 
     id: uuid.UUID = Field(description="The clock id that sla.* events carry as clock_id")
     obligation: str
-    state: str = Field(description="open, met, breached or cancelled")
+    state: str = Field(description="open, paused, met, breached or cancelled")
     queue: str | None
     rep_id: str | None
     started_at: datetime
@@ -152,6 +152,15 @@ class ClockOut(BaseModel):
     due_at: datetime
     calendar: str | None = Field(description="The working calendar it counts on (none: wall-clock time)")
     closed_at: datetime | None
+    paused_at: datetime | None = Field(description="State paused: since when (feedback 'paused')")
+    paused_seconds: float = Field(
+        description="Time its pauses lasted, on its calendar: not counted against it"
+    )
+    attempts_made: int = Field(description="Attempts clocks: contact attempts (touches) so far")
+    attempts_required: int | None = Field(description="Attempts clocks: the attempts due within the window")
+    fulfilled_at: datetime | None = Field(
+        description="When the obligation was fulfilled: met, or a late first touch of a breached clock"
+    )
 
 
 class TimelineEntry(BaseModel):

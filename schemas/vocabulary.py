@@ -23,5 +23,7 @@ ActivityType = Literal[
 ]
 ACTIVITY_TYPES: tuple[str, ...] = get_args(ActivityType)
 
-FeedbackOutcome = Literal["accepted", "rejected", "touched", "meeting_booked", "converted", "disqualified"]
+FeedbackOutcome = Literal[
+    "accepted", "rejected", "touched", "meeting_booked", "converted", "disqualified", "paused", "resumed"
+]
 FEEDBACK_OUTCOMES: tuple[str, ...] = get_args(FeedbackOutcome)

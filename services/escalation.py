@@ -178,6 +178,7 @@ class Escalator:
             self._clocks.append(new_clock(
                 lead_id=lead["id"], obligation=clock["obligation"], queue=queue, rep_id=rep,
                 started_at=self.now, times=times, agreement_version=self.agreement.version,
+                attempts_required=self.agreement.attempts_required,
             ))  # fmt: skip
         cause = f"escalation:{clock['id']}"
         detail = f"breach {breaches} of {clock['obligation']} by {previous or 'nobody'}: {name}"

@@ -75,6 +75,9 @@ def clock_event_data(clock: dict[str, Any], at: datetime, used: timedelta) -> di
         "warn_at": warn_at.isoformat() if warn_at is not None else None,
         "calendar": clock.get("calendar"),
         "time_used_seconds": round(used.total_seconds(), 3),
+        "paused_seconds": round(clock.get("paused_seconds") or 0.0, 3),
+        "attempts_made": clock.get("attempts_made") if clock.get("attempts_required") else None,
+        "attempts_required": clock.get("attempts_required"),
         "at": event_time(at),
     }
 

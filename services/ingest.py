@@ -21,9 +21,9 @@ from router.accounts import account_key
 from router.agreement import CompiledAgreement, lead_facts
 from router.assignment import Assignment
 from router.engagement import record_activity, weights_at
-from router.sla import FIRST_TOUCH, closes_lead, fulfils_first_touch
+from router.sla import OBLIGATIONS, closes_lead
 from router.stages import DISQUALIFIED, reached, recycle
-from schemas.events import LEAD_HANDED_OFF, LEAD_RECYCLED, LEAD_STAGE_CHANGED, LEAD_UNASSIGNED, SLA_MET
+from schemas.events import LEAD_HANDED_OFF, LEAD_RECYCLED, LEAD_STAGE_CHANGED, LEAD_UNASSIGNED
 from schemas.leads import ActivityIn, FeedbackIn, LeadIn
 from schemas.problems import FieldError
 from services.agreement_lifecycle import ActiveAgreement
@@ -31,10 +31,10 @@ from services.assignment import BatchAssigner, skipped_reasons
 from services.db import clocks as clock_repo
 from services.db import repositories as repo
 from services.errors import DomainError
-from services.events import clock_event_data, handoff_event_data, outbox_row
+from services.events import handoff_event_data, outbox_row
 from services.ids import uuid7
 from services.settings import Settings
-from services.sla_clocks import clock_columns, new_clock
+from services.sla_clocks import ClockFeedback, give_to_rep, handoff_clocks
 
 _LEAD_META_FIELDS = frozenset({"source", "external_id", "event_id", "occurred_at", "stage"})
 
@@ -96,6 +96,7 @@ class BatchEffects:
     recycled: list[str] = field(default_factory=list)  # rejection reasons
     clocks_met: list[tuple[str, str]] = field(default_factory=list)
     outbox_rows: int = 0
+    first_touches: list[tuple[str, float]] = field(default_factory=list)  # (queue, business seconds)
 
 
 @dataclass(slots=True)
@@ -106,7 +107,7 @@ class _Handoff:
     lead: _Lead
     decision: dict[str, Any]
     event: dict[str, Any]  # its outbox row, in place: lead.handed_off, or lead.unassigned if nobody is free
-    clock: dict[str, Any]
+    clocks: list[dict[str, Any]]  # the first is the first-touch clock
     cause: str
     rep: str | None = None
 
@@ -165,11 +166,11 @@ class _Run:
         self.by_external: dict[tuple[str, str], _Lead] = {}
         self.by_email: dict[str, _Lead] = {}
         self.by_id: dict[uuid.UUID, _Lead] = {}
-        self.open_clocks: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
+        self.lead_clocks: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)  # of feedback leads
         self.decisions: list[dict[str, Any]] = []
         self.outbox: list[dict[str, Any]] = []
         self.clocks: list[dict[str, Any]] = []
-        self.clock_closures: list[dict[str, Any]] = []
+        self.clock_feedback = ClockFeedback(agreement, self.now)
         self.handoffs: dict[str, list[_Handoff]] = defaultdict(list)
         # Leads closed by feedback, with their owner then (None: handed off in this batch): each
         # comes off its owner's open count.
@@ -213,8 +214,9 @@ class _Run:
         for row in await repo.leads_by_id(self.conn, missing, lock=True) if missing else []:
             self._remember(_Lead(row, is_new=False))
         feedback_leads = [c.lead_id for c in self.commands if isinstance(c, RecordFeedback)]
-        for clock in await clock_repo.open_clocks_of(self.conn, feedback_leads) if feedback_leads else []:
-            self.open_clocks[clock["lead_id"]].append(clock)
+        clocks = await clock_repo.feedback_clocks_of(self.conn, feedback_leads) if feedback_leads else []
+        for clock in sorted(clocks, key=lambda c: (c["started_at"], OBLIGATIONS.index(c["obligation"]))):
+            self.lead_clocks[clock["lead_id"]].append(clock)  # in the order the handoff started them
 
     def _remember(self, lead: _Lead) -> None:
         self.by_external[(lead.row["source"], lead.row["external_id"])] = lead
@@ -344,18 +346,19 @@ class _Run:
                 "Lead is disqualified",
                 "a disqualified lead cannot be rejected to marketing",
             )
-        if fulfils_first_touch(command.body.outcome):
-            for clock in self.open_clocks.get(lead.row["id"], []):
-                if (
-                    clock["obligation"] == FIRST_TOUCH
-                    and clock["state"] == "open"
-                    and self.now <= clock["due_at"]
-                ):
-                    self._meet(clock)
-        if closes_lead(command.body.outcome) and lead.row["closed_at"] is None:
+        clocks = self.lead_clocks.get(lead.row["id"], [])
+        self.clock_feedback.apply(body.outcome, clocks, command.event_key)
+        if closes_lead(body.outcome) and lead.row["closed_at"] is None:
             lead.row["closed_at"] = self.now
             self.closing.append((lead, lead.row["owner"]))
-            self._cancel_clocks(lead)  # the lead left the queue: nothing left to warn or breach
+            self.clock_feedback.cancel(clocks)  # the lead left the queue: nothing left to warn or breach
+        for event_type, cause, data in self.clock_feedback.take_events():
+            self.outbox.append(
+                outbox_row(
+                    topic=self.settings.topic_sla, event_type=event_type, cause=cause,
+                    subject=data["lead_id"], data=data, at=self.now,
+                )
+            )  # fmt: skip
         if body.outcome == "rejected":
             self._recycle(lead, command)
         lead.row["updated_at"] = self.now
@@ -397,26 +400,6 @@ class _Run:
             )  # fmt: skip
         self.effects.transitions.append((from_stage, row["stage"]))
         self.effects.recycled.append(str(body.reason))
-
-    def _cancel_clocks(self, lead: _Lead) -> None:
-        for clock in self.open_clocks.get(lead.row["id"], []):
-            if clock["state"] == "open":
-                clock.update(state="cancelled", closed_at=self.now)
-                self.clock_closures.append({"b_id": clock["id"], "state": "cancelled", "closed_at": self.now})
-
-    def _meet(self, clock: dict[str, Any]) -> None:
-        clock["state"] = "met"
-        clock["closed_at"] = self.now
-        self.clock_closures.append({"b_id": clock["id"], "state": "met", "closed_at": self.now})
-        self.effects.clocks_met.append((clock["queue"] or "", clock["obligation"]))
-        used = self.agreement.clock_time_used(clock["started_at"], self.now, clock["calendar"])
-        data = clock_event_data(clock, self.now, used)
-        self.outbox.append(
-            outbox_row(
-                topic=self.settings.topic_sla, event_type=SLA_MET, cause=f"clock:{clock['id']}",
-                subject=str(clock["lead_id"]), data=data, at=self.now,
-            )
-        )  # fmt: skip
 
     def _pending(self, command: Command, lead: _Lead, outcome: str, status: int) -> _Pending:
         return _Pending(command, lead, outcome, lead.row["stage"], lead.row["queue"], status)
@@ -492,21 +475,18 @@ class _Run:
         row["queue"], row["closed_at"] = choice.queue, None  # closed_at: a recycled lead routed again
         decision["queue"] = choice.queue
         explanation.append({"rule": f"queue.{choice.matched_by}", "kind": "route", "points": 0})
-        times = self.agreement.first_touch_clock(self.now, None)  # the rep's calendar once one is assigned
+        # its clocks, on the rep's calendar once one is assigned; the first is the first touch
+        clocks = handoff_clocks(self.agreement, row["id"], choice.queue, None, self.now)
         lead_id = str(row["id"])
-        data = handoff_event_data(row, choice.queue, None, times.due_at, self.agreement.version)
+        data = handoff_event_data(row, choice.queue, None, clocks[0]["due_at"], self.agreement.version)
         event = outbox_row(
             topic=self.settings.topic_handoff, event_type=LEAD_HANDED_OFF, cause=cause,
             subject=lead_id, data=data, at=self.now,
         )  # fmt: skip
         self.outbox.append(event)
-        clock = new_clock(
-            lead_id=row["id"], obligation=FIRST_TOUCH, queue=choice.queue, rep_id=None,
-            started_at=self.now, times=times, agreement_version=self.agreement.version,
-        )  # fmt: skip
-        self.clocks.append(clock)
-        self.open_clocks[row["id"]].append(clock)
-        lead.handoff = _Handoff(choice.queue, lead, decision, event, clock, cause)
+        self.clocks += clocks
+        self.lead_clocks[row["id"]] += clocks
+        lead.handoff = _Handoff(choice.queue, lead, decision, event, clocks, cause)
         self.handoffs[choice.queue].append(lead.handoff)
 
     async def _assign_reps(self) -> None:
@@ -544,13 +524,12 @@ class _Run:
         rep, strategy = assignment.rep_id, assignment.strategy
         explanation = handoff.decision["explanation"]
         explanation += skipped_reasons(assignment)
-        handoff.decision["owner"] = handoff.clock["rep_id"] = rep
+        handoff.decision["owner"] = rep
         if rep is not None:
             handoff.rep = handoff.lead.row["owner"] = rep
-            times = self.agreement.first_touch_clock(self.now, rep)
-            handoff.clock.update(clock_columns(times))
+            give_to_rep(handoff.clocks, self.agreement, rep, self.now)
             data = handoff.event["event"]["data"]
-            data["rep_id"], data["first_touch_due_at"] = rep, times.due_at.isoformat()
+            data["rep_id"], data["first_touch_due_at"] = rep, handoff.clocks[0]["due_at"].isoformat()
             explanation.append(
                 {"rule": f"rep.{rep}", "kind": "assign", "points": 0, "detail": assignment.strategy}
             )
@@ -619,9 +598,10 @@ class _Run:
         await repo.insert_outbox(self.conn, self.outbox)
         await clock_repo.insert_clocks(self.conn, self.clocks)
         new_clock_ids = {clock["id"] for clock in self.clocks}  # inserted with their final state already
-        await clock_repo.close_clocks(
-            self.conn, [c for c in self.clock_closures if c["b_id"] not in new_clock_ids]
-        )
+        fed_back = self.clock_feedback.changed
+        await clock_repo.save_clocks(self.conn, [c for i, c in fed_back.items() if i not in new_clock_ids])
+        self.effects.clocks_met = self.clock_feedback.met
+        self.effects.first_touches = self.clock_feedback.first_touches
         self.effects.outbox_rows = len(self.outbox)
 
 

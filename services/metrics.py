@@ -59,7 +59,7 @@ OUTBOX_PENDING = Gauge(
 )
 SLA_OPEN_CLOCKS = Gauge(
     "leadrouter_sla_open_clocks",
-    "Open SLA clocks by state (warned: past their warning time), counted in the database",
+    "Live SLA clocks by state (open; warned: past their warning time; paused), counted in the database",
     ["state"],
     multiprocess_mode="max",
 )
@@ -90,6 +90,15 @@ SLA_ESCALATIONS = Counter(
     ["queue", "obligation", "action"],
 )
 SLA_MET = Counter("leadrouter_sla_met_total", "SLA obligations met in time", ["queue", "obligation"])
+# Business seconds: 15 min, 30 min, 1 h, 2 h, 4 h, 8 h (a working day), 16 h, 24 h, 40 h (a week).
+_TOUCH_BUCKETS = (60, 300, 900, 1800, 3600, 7200, 14400, 28800, 57600, 86400, 144000)
+TIME_TO_FIRST_TOUCH = Histogram(
+    "leadrouter_sla_time_to_first_touch_seconds",
+    "Time from a lead's first-touch clock start to its first touch (in time or late), counted on the"
+    " clock's working calendar, paused time deducted",
+    ["queue"],
+    buckets=_TOUCH_BUCKETS,
+)
 SLA_DETECTION_LAG = Histogram(
     "leadrouter_sla_detection_lag_seconds", "Time from a clock's due time to its breach", buckets=_LAG_BUCKETS
 )

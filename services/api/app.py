@@ -76,6 +76,8 @@ def _batch_recorder(relay: OutboxRelay | None) -> Callable[[BatchReport], None]:
             metrics.RECYCLED.labels(reason).inc()
         for queue, obligation in report.clocks_met:
             metrics.SLA_MET.labels(queue, obligation).inc()
+        for queue, seconds in report.first_touches:
+            metrics.TIME_TO_FIRST_TOUCH.labels(queue).observe(seconds)
         if relay is not None and report.outbox_rows:
             relay.wake()
 

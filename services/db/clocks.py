@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from router.sla import FIRST_TOUCH, LIVE_STATES
 from services.db.bulk import STATEMENTS, BulkSelect, RowDecoder, column_encoder, fetch_driver, insert_columns
 from services.db.tables import pending_escalations, sla_clocks
 
@@ -26,8 +27,14 @@ _CHUNK = 500  # keeps IN lists and executemany batches well under driver limits
 # ``state || ''`` keeps the "still open" guard off the (state, check_at) index: without statistics,
 # SQLite's planner takes ``state = 'open'`` for a selective index term and scanned every open clock
 # (measured: 267 ms to close 1,000 of 1,000,000 open clocks, instead of a primary-key lookup each).
-STILL_OPEN = (sla_clocks.c.state + "") == "open"
+# Open or paused: not yet met, breached or cancelled (no IN list: it must serve executemany too).
+LIVE = sa.or_(*((sla_clocks.c.state + "") == state for state in LIVE_STATES))
 _BREACHED = (sla_clocks.c.state + "") == "breached"
+# The columns feedback changes (``save_clocks``).
+_FEEDBACK_COLUMNS = (
+    "state", "closed_at", "due_at", "warn_at", "check_at", "paused_at", "paused_seconds", "attempts_made",
+    "fulfilled_at",
+)  # fmt: skip
 
 
 def _chunks(items: Sequence[Any]) -> list[Sequence[Any]]:
@@ -39,30 +46,37 @@ async def insert_clocks(conn: AsyncConnection, rows: list[Row]) -> None:
     await STATEMENTS.get(sla_clocks, insert_columns(sla_clocks), conn.dialect.name).execute(conn, rows)
 
 
-async def open_clocks_of(conn: AsyncConnection, lead_ids: Sequence[uuid.UUID]) -> list[Row]:
-    """Open clocks of the given leads."""
+async def feedback_clocks_of(conn: AsyncConnection, lead_ids: Sequence[uuid.UUID]) -> list[Row]:
+    """The clocks feedback on the given leads can change: live ones (open, paused), and breached
+    first-touch clocks whose late touch has not come yet. Locked on PostgreSQL (in id order, after the
+    leads): the clock worker skips them rather than breaching one that is being met."""
     rows: list[Row] = []
-    for chunk in _chunks(list(set(lead_ids))):
-        query = sa.select(sla_clocks).where(sla_clocks.c.lead_id.in_(chunk), STILL_OPEN)
+    late_touch = sa.and_(
+        sla_clocks.c.obligation == FIRST_TOUCH, _BREACHED, sla_clocks.c.fulfilled_at.is_(None)
+    )
+    for chunk in _chunks(sorted(set(lead_ids))):
+        query = (
+            sa.select(sla_clocks)
+            .where(sla_clocks.c.lead_id.in_(chunk), sa.or_(LIVE, late_touch))
+            .order_by(sla_clocks.c.id)
+        )
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update()
         rows.extend(dict(r) for r in (await conn.execute(query)).mappings())
     return rows
 
 
-async def close_clocks(conn: AsyncConnection, closures: list[Row]) -> None:
-    """Set state/closed_at on clocks that are still open (``{"b_id", "state", "closed_at"}`` each)."""
-    if closures:
-        statement = (
-            sla_clocks.update()
-            .where(sla_clocks.c.id == sa.bindparam("b_id"), STILL_OPEN)
-            .values(state=sa.bindparam("state"), closed_at=sa.bindparam("closed_at"))
-        )
-        await conn.execute(statement, closures)
+async def save_clocks(conn: AsyncConnection, clocks: list[Row]) -> None:
+    """Write what feedback changed of ``clocks`` (read with ``feedback_clocks_of`` in this transaction)."""
+    await STATEMENTS.get(sla_clocks, _FEEDBACK_COLUMNS, conn.dialect.name, update_key="id").execute(
+        conn, clocks
+    )
 
 
 # What the worker's events and escalations need of a claimed clock.
 _CLAIMED = (
     "id", "lead_id", "obligation", "queue", "rep_id", "started_at", "due_at", "warn_at", "calendar",
-    "agreement_version",
+    "agreement_version", "paused_seconds", "attempts_made", "attempts_required",
 )  # fmt: skip
 
 
@@ -162,12 +176,18 @@ async def breach_numbers(conn: AsyncConnection, clocks: Sequence[Row]) -> dict[u
 
 
 async def count_open_clocks(conn: AsyncConnection) -> dict[str, int]:
-    """Open clocks by state: ``open`` (not warned) and ``warned``."""
+    """Live clocks by state: ``open`` (not warned), ``warned`` and ``paused``."""
     warned = sla_clocks.c.warned_at.is_not(None)
-    query = sa.select(warned, sa.func.count()).where(sla_clocks.c.state == "open").group_by(warned)
-    return {
-        ("warned" if is_warned else "open"): count for is_warned, count in (await conn.execute(query)).all()
-    }
+    query = (
+        sa.select(sla_clocks.c.state, warned, sa.func.count())
+        .where(sla_clocks.c.state.in_(LIVE_STATES))
+        .group_by(sla_clocks.c.state, warned)
+    )
+    counts: dict[str, int] = {}
+    for state, is_warned, count in (await conn.execute(query)).all():
+        key = "paused" if state == "paused" else ("warned" if is_warned else "open")
+        counts[key] = counts.get(key, 0) + count
+    return counts
 
 
 async def next_check_at(conn: AsyncConnection) -> datetime | None:

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.db.bulk import STATEMENTS, BulkSelect, fetch_driver, insert_columns
-from services.db.clocks import STILL_OPEN
+from services.db.clocks import LIVE
 from services.db.tables import decisions, lead_events, leads, outbox, sla_clocks
 
 Row = dict[str, Any]
@@ -145,6 +145,12 @@ async def insert_outbox(conn: AsyncConnection, rows: list[Row]) -> None:
     await insert_rows(conn, outbox, rows)
 
 
+# A handoff's clocks in the agreement's order: first touch, attempts, decision.
+_OBLIGATION_ORDER = sa.case(
+    {"first_touch": 0, "attempts": 1, "decision": 2}, value=sla_clocks.c.obligation, else_=3
+)
+
+
 # --- leads changing hands (their open clocks follow) -------------------------------------------
 
 
@@ -163,7 +169,7 @@ async def move_leads(conn: AsyncConnection, moves: list[Row]) -> None:
     )
     await conn.execute(
         sla_clocks.update()
-        .where(sla_clocks.c.lead_id == sa.bindparam("b_id"), STILL_OPEN)
+        .where(sla_clocks.c.lead_id == sa.bindparam("b_id"), LIVE)
         .values(queue=sa.bindparam("b_queue"), rep_id=sa.bindparam("b_owner")),
         moves,
     )
@@ -227,7 +233,9 @@ async def lead_detail(conn: AsyncConnection, lead_id: uuid.UUID) -> Row | None:
     )
     clocks = (
         await conn.execute(
-            sa.select(sla_clocks).where(sla_clocks.c.lead_id == lead_id).order_by(sla_clocks.c.started_at)
+            sa.select(sla_clocks)
+            .where(sla_clocks.c.lead_id == lead_id)
+            .order_by(sla_clocks.c.started_at, _OBLIGATION_ORDER, sla_clocks.c.id)
         )
     ).mappings()
     events = (
@@ -283,11 +291,7 @@ async def reassign_lead(
 ) -> datetime | None:
     """Give a lead another owner, with its open clocks; returns its first-touch due time."""
     await conn.execute(leads.update().where(leads.c.id == lead_id).values(owner=rep_id, updated_at=now))
-    await conn.execute(
-        sla_clocks.update()
-        .where(sla_clocks.c.lead_id == lead_id, sla_clocks.c.state == "open")
-        .values(rep_id=rep_id)
-    )
+    await conn.execute(sla_clocks.update().where(sla_clocks.c.lead_id == lead_id, LIVE).values(rep_id=rep_id))
     return await _first_touch_due(conn, lead_id)
 
 
@@ -310,7 +314,7 @@ async def assign_waiting(
     await conn.execute(leads.update().where(leads.c.id == lead_id).values(owner=rep_id, updated_at=now))
     await conn.execute(
         sla_clocks.update()
-        .where(sla_clocks.c.lead_id == lead_id, sla_clocks.c.state == "open", sla_clocks.c.rep_id.is_(None))
+        .where(sla_clocks.c.lead_id == lead_id, LIVE, sla_clocks.c.rep_id.is_(None))
         .values(rep_id=rep_id)
     )
     return await _first_touch_due(conn, lead_id)

@@ -150,6 +150,11 @@ sla_clocks = sa.Table(
         "check_at", UTCDateTime(), nullable=False
     ),  # next time the clock worker looks: warn_at, then due_at
     sa.Column("calendar", sa.String(64)),  # the working calendar it counts on (none: wall clock)
+    sa.Column("paused_at", UTCDateTime()),  # state paused: since when
+    sa.Column("paused_seconds", sa.Float(), nullable=False, server_default="0"),  # pauses so far, its time
+    sa.Column("attempts_made", sa.Integer(), nullable=False, server_default="0"),  # attempts clocks
+    sa.Column("attempts_required", sa.Integer()),  # attempts clocks: how many the agreement asks for
+    sa.Column("fulfilled_at", UTCDateTime()),  # when the obligation was fulfilled (also late: breached)
     sa.Index(None, "state", "check_at"),
     sa.Index(None, "lead_id"),
 )

@@ -32,6 +32,7 @@ from services.db.uow import UnitOfWork
 from services.escalation import Escalator
 from services.events import clock_event_data, outbox_row
 from services.settings import Settings
+from services.sla_clocks import time_used
 from services.workers.background import BackgroundWorker
 
 log = structlog.get_logger(__name__)
@@ -87,7 +88,7 @@ class ClockWorker(BackgroundWorker):
         """Count the open clocks by state into ``leadrouter_sla_open_clocks`` (the same on every replica)."""
         async with self._uow.read() as conn:
             counts = await clock_repo.count_open_clocks(conn)
-        for state in ("open", "warned"):
+        for state in ("open", "warned", "paused"):
             metrics.SLA_OPEN_CLOCKS.labels(state).set(counts.get(state, 0))
         return counts
 
@@ -147,8 +148,7 @@ class ClockWorker(BackgroundWorker):
     def _event(
         self, clock: dict[str, Any], event_type: str, now: datetime, agreement: CompiledAgreement
     ) -> dict[str, Any]:
-        used = agreement.clock_time_used(clock["started_at"], now, clock["calendar"])
-        data = clock_event_data(clock, now, used)
+        data = clock_event_data(clock, now, time_used(agreement, clock, now))
         return outbox_row(
             topic=self._settings.topic_sla, event_type=event_type, cause=f"clock:{data['clock_id']}",
             subject=data["lead_id"], data=data, at=now,

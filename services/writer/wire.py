@@ -32,6 +32,7 @@ class BatchReport:
     outbox_rows: int = 0
     unassigned: list[str] = field(default_factory=list)
     recycled: list[str] = field(default_factory=list)
+    first_touches: list[tuple[str, float]] = field(default_factory=list)  # (queue, business seconds)
 
     @classmethod
     def of(cls, replies: list[Reply | DomainError], effects: BatchEffects, size: int) -> BatchReport:
@@ -39,7 +40,7 @@ class BatchReport:
         outcomes = Counter((r.source, r.kind, r.outcome) for r in replies if isinstance(r, Reply))
         return cls(
             size, outcomes, effects.transitions, effects.handoffs, effects.clocks_met, effects.outbox_rows,
-            effects.unassigned, effects.recycled,
+            effects.unassigned, effects.recycled, effects.first_touches,
         )  # fmt: skip
 
 
@@ -86,6 +87,7 @@ def encode_report(report: BatchReport) -> bytes:
         "outbox_rows": report.outbox_rows,
         "unassigned": report.unassigned,
         "recycled": report.recycled,
+        "first_touches": report.first_touches,
     }
     return orjson.dumps({"report": body}) + b"\n"
 
@@ -105,6 +107,7 @@ def decode_message(line: bytes) -> tuple[int, Reply | DomainError] | BatchReport
             body["outbox_rows"],
             body["unassigned"],
             body["recycled"],
+            [(queue, seconds) for queue, seconds in body["first_touches"]],
         )
     if "ready" in message:
         return None

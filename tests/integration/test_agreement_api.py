@@ -178,13 +178,15 @@ async def test_activation_switches_new_decisions_and_spares_leads_in_flight(
             (await client.get(f"/v1/leads/{lead['lead_id']}")).json() for lead in (before, after, mql)
         ]
     assert old["agreement_version"] == "acme-sla@1"
-    (old_clock,) = old["clocks"]
-    assert old_clock["state"] == "met"
+    old_clock, old_attempts, _ = old["clocks"]
+    assert (old_clock["obligation"], old_clock["state"]) == ("first_touch", "met")
+    assert (old_attempts["state"], old_attempts["attempts_made"]) == ("open", 1)  # the touch: 1 of 3
     assert _seconds(old_clock["started_at"], old_clock["due_at"]) == pytest.approx(
         600, abs=0.01
     )  # version 1's
     assert new["agreement_version"] == "acme-sla@2"
-    (new_clock,) = new["clocks"]
+    new_clock = new["clocks"][0]
+    assert new_clock["obligation"] == "first_touch"
     assert _seconds(new_clock["started_at"], new_clock["due_at"]) == pytest.approx(3600, abs=0.01)
     assert kept["stage"] == "mql"
     assert kept["agreement_version"] == "acme-sla@2"  # re-evaluated by version 2, still an MQL

@@ -186,7 +186,8 @@ async def test_rejection_recycles_the_lead_to_marketing(db_url: str, agreement_f
     assert (recycled["stage"], recycled["queue"], recycled["owner"]) == ("recycled", None, None)
     assert recycled["engagement_score"] == 0
     assert recycled["recycled_count"] == 1
-    assert [c["state"] for c in recycled["clocks"]] == ["cancelled"]
+    # rejecting is sales' decision (met); the lead left the queue: its other clocks are cancelled
+    assert [c["state"] for c in recycled["clocks"]] == ["cancelled", "cancelled", "met"]
     assert recycled["explanation"] == [
         {"rule": "feedback.rejected", "kind": "recycle", "points": 0, "detail": "bad_timing"}
     ]

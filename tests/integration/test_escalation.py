@@ -48,6 +48,10 @@ async def _lead(client: httpx.AsyncClient, lead_id: str) -> dict[str, Any]:
     return detail
 
 
+def _first_touch_clocks(lead: dict[str, Any]) -> list[dict[str, Any]]:
+    return [clock for clock in lead["clocks"] if clock["obligation"] == "first_touch"]
+
+
 def _escalations(queue: str, action: str) -> float:
     value = REGISTRY.get_sample_value(
         "leadrouter_sla_escalations_total", {"queue": queue, "obligation": "first_touch", "action": action}
@@ -77,7 +81,12 @@ async def test_a_breach_reassigns_to_the_next_rep_and_a_second_breach_moves_to_t
         assert await first.escalate_pending() == 0  # once
         lead = await _lead(client, lead_id)
         assert (lead["queue"], lead["owner"]) == ("enterprise-dach", other)
-        breached, reopened = lead["clocks"]
+        breached, reopened = _first_touch_clocks(lead)
+        # the lead's other clocks (attempts, decision) follow it to the new owner, still running
+        others = [c for c in lead["clocks"] if c["obligation"] != "first_touch"]
+        assert [(c["obligation"], c["state"], c["rep_id"]) for c in others] == [
+            ("attempts", "open", other), ("decision", "open", other),
+        ]  # fmt: skip
         assert (breached["state"], breached["rep_id"]) == ("breached", first_rep)
         assert (reopened["state"], reopened["rep_id"], reopened["obligation"]) == (
             "open",
@@ -110,8 +119,8 @@ async def test_a_breach_reassigns_to_the_next_rep_and_a_second_breach_moves_to_t
         lead = await _lead(client, lead_id)
         assert lead["queue"] == "inside-sales"
         assert lead["owner"] in {"rep-lena", "rep-omar"}
-        assert [c["state"] for c in lead["clocks"]] == ["breached", "breached", "open"]
-        assert lead["clocks"][-1]["rep_id"] == lead["owner"]
+        assert [c["state"] for c in _first_touch_clocks(lead)] == ["breached", "breached", "open"]
+        assert _first_touch_clocks(lead)[-1]["rep_id"] == lead["owner"]
         second = (await _events(client, ESCALATED))[-1]
         assert second["breaches"] == 2
         assert second["rep_id"] == other
@@ -123,7 +132,7 @@ async def test_a_breach_reassigns_to_the_next_rep_and_a_second_breach_moves_to_t
         # the new owner touches the lead in time: the new clock is met, nothing more happens
         touched = await client.post(f"/v1/leads/{lead_id}/feedback", json={"outcome": "touched"})
         assert touched.status_code == 202, touched.text
-        assert (await _lead(client, lead_id))["clocks"][-1]["state"] == "met"
+        assert _first_touch_clocks(await _lead(client, lead_id))[-1]["state"] == "met"
         last = worker(started + timedelta(seconds=60))
         assert (await last.check_due(), await last.escalate_pending()) == (0, 0)
         assert len(await _events(client, ESCALATED)) == 2
@@ -174,4 +183,4 @@ async def test_reassignment_finds_nobody_else_and_the_lead_stays(db_url: str, ag
         ]
         lead = await _lead(client, accepted["lead_id"])
         assert lead["owner"] == "rep-ravi"
-        assert [c["state"] for c in lead["clocks"]] == ["breached"]
+        assert [c["state"] for c in _first_touch_clocks(lead)] == ["breached"]

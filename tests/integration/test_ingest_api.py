@@ -83,9 +83,12 @@ async def test_qualified_lead_is_handed_off_with_clock_and_explanation(
     assert fired[("recently-active", "fit")] == 3
     assert detail["engagement_score"] == 40
     assert detail["agreement_version"] == "acme-sla@1"
-    assert [c["obligation"] for c in detail["clocks"]] == ["first_touch"]
-    assert detail["clocks"][0]["state"] == "open"
-    assert detail["clocks"][0]["rep_id"] == detail["owner"]
+    # the handoff starts a clock per obligation of the agreement, all for the assigned rep
+    assert [(c["obligation"], c["state"], c["rep_id"]) for c in detail["clocks"]] == [
+        ("first_touch", "open", detail["owner"]), ("attempts", "open", detail["owner"]),
+        ("decision", "open", detail["owner"]),
+    ]  # fmt: skip
+    assert [c["attempts_required"] for c in detail["clocks"]] == [None, 3, None]
     types = [event["type"] for event in feed["events"]]
     assert types == ["com.leadrouter.lead.stage_changed", "com.leadrouter.lead.handed_off"]
     handoff = feed["events"][1]
@@ -94,7 +97,7 @@ async def test_qualified_lead_is_handed_off_with_clock_and_explanation(
     assert handoff["specversion"] == "1.0"
     assert handoff["subject"] == lead["lead_id"]
     assert handoff["data"]["rep_id"] == detail["owner"]
-    assert await _count(uow, sla_clocks) == 1
+    assert await _count(uow, sla_clocks) == 3  # first touch, attempts, decision
 
 
 async def test_engagement_accumulates_with_decay_and_stages_only_move_forward(
@@ -190,7 +193,7 @@ async def test_duplicates_inside_one_group_commit_are_applied_once(
     assert len({r.json()["lead_id"] for r in replies}) == 1
     assert len({r.json()["owner"] for r in replies}) == 1
     assert await _count(uow, leads) == 1
-    assert await _count(uow, sla_clocks) == 1
+    assert await _count(uow, sla_clocks) == 3  # one handoff: its first touch, attempts, decision
 
 
 @pytest.mark.parametrize(

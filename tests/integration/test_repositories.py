@@ -41,7 +41,8 @@ def _clock(lead_id: uuid.UUID, due: datetime, warn: datetime | None = None) -> d
     return {
         "id": uuid.uuid4(), "lead_id": lead_id, "obligation": "first_touch", "queue": "q", "rep_id": "r",
         "state": "open", "started_at": T0, "due_at": due, "closed_at": None, "agreement_version": "t@1",
-        "warn_at": warn, "warned_at": None, "check_at": warn or due, "calendar": None,
+        "warn_at": warn, "warned_at": None, "check_at": warn or due, "calendar": None, "paused_at": None,
+        "paused_seconds": 0.0, "attempts_made": 0, "attempts_required": None, "fulfilled_at": None,
     }  # fmt: skip
 
 
@@ -327,22 +328,47 @@ async def test_due_clocks_are_breached_and_escalated_once_even_with_concurrent_w
     assert reps_now["rep-anna"]["open_leads"] == 0
 
 
-async def test_open_clocks_close_only_once(uow: UnitOfWork) -> None:
+async def test_feedback_reads_live_and_late_touchable_clocks_locked_from_the_worker(
+    db_url: str, uow: UnitOfWork
+) -> None:
+    """Feedback reads a lead's live clocks and its breached first-touch clocks not yet touched; on
+    PostgreSQL they stay locked until it commits, so a worker meanwhile skips the one falling due."""
     lead = _lead(1)
-    clock = _clock(lead["id"], T0 + timedelta(hours=1))
+    later, falling_due = (
+        _clock(lead["id"], T0 + timedelta(hours=1)),
+        _clock(lead["id"], T0 + timedelta(minutes=1)),
+    )
+    untouched = {**_clock(lead["id"], T0), "state": "breached", "closed_at": T0}
+    touched_late = {**untouched, "id": uuid.uuid4(), "fulfilled_at": T0 + timedelta(minutes=5)}
+    met = {**_clock(lead["id"], T0), "state": "met", "closed_at": T0}
+    attempts = {**untouched, "id": uuid.uuid4(), "obligation": "attempts"}
     async with uow.transaction() as conn:
         await repo.save_leads(conn, [lead], [])
-        await clock_repo.insert_clocks(conn, [clock])
+        await clock_repo.insert_clocks(conn, [later, falling_due, untouched, touched_late, met, attempts])
     async with uow.transaction() as conn:
-        (open_clock,) = await clock_repo.open_clocks_of(conn, [lead["id"]])
-        await clock_repo.close_clocks(conn, [{"b_id": open_clock["id"], "state": "met", "closed_at": T0}])
-        await clock_repo.close_clocks(
-            conn, [{"b_id": open_clock["id"], "state": "cancelled", "closed_at": T0}]
-        )
+        rows = {row["id"]: row for row in await clock_repo.feedback_clocks_of(conn, [lead["id"]])}
+        assert set(rows) == {later["id"], falling_due["id"], untouched["id"]}
+        if conn.dialect.name == "postgresql":
+            worker_engine = create_engine(Settings(database_url=db_url))
+            try:
+                async with UnitOfWork(worker_engine).transaction() as other:
+                    claimed = await clock_repo.claim_due_clocks(other, T0 + timedelta(minutes=2), 10)
+                assert claimed == ([], [])  # the due clock is locked by this feedback: skipped
+            finally:
+                await worker_engine.dispose()
+        rows[falling_due["id"]].update(state="met", closed_at=T0, fulfilled_at=T0)
+        rows[untouched["id"]].update(fulfilled_at=T0 + timedelta(minutes=3))
+        await clock_repo.save_clocks(conn, [rows[falling_due["id"]], rows[untouched["id"]]])
     async with uow.read() as conn:
-        assert await clock_repo.open_clocks_of(conn, [lead["id"]]) == []
-        state = (await conn.execute(sa.select(sla_clocks.c.state))).scalar_one()
-    assert state == "met"
+        assert {row["id"] for row in await clock_repo.feedback_clocks_of(conn, [lead["id"]])} == {later["id"]}
+        saved = {
+            row.id: row
+            for row in await conn.execute(
+                sa.select(sla_clocks.c.id, sla_clocks.c.state, sla_clocks.c.fulfilled_at)
+            )
+        }
+    assert (saved[falling_due["id"]].state, saved[falling_due["id"]].fulfilled_at) == ("met", T0)
+    assert saved[untouched["id"]].fulfilled_at == T0 + timedelta(minutes=3)
 
 
 async def test_clocks_warn_once_then_breach_once_across_workers(db_url: str, uow: UnitOfWork) -> None:

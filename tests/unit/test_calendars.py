@@ -188,7 +188,8 @@ def test_the_example_agreements_first_touch_runs_on_office_hours() -> None:
     """The case the README quotes: a Friday 17:30 hand-off in Berlin is due on Monday at 14:00, and
     warns after 75 % of the four hours (three: Monday 12:00)."""
     agreement = load_agreement(EXAMPLE_AGREEMENT)
-    times = agreement.first_touch_clock(_berlin(2026, 11, 27, 17, 30), None)
+    times = agreement.deadline_clock("first_touch", _berlin(2026, 11, 27, 17, 30), None)
+    assert times is not None
     assert times.due_at == _berlin(2026, 11, 30, 14)
     assert times.warn_at == _berlin(2026, 11, 30, 12)
     assert times.calendar == "dach-office"

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from router.agreement import CompiledAgreement, lead_facts
-from router.sla import due_at, fulfils_first_touch
+from router.sla import due_at, progress
 from router.stages import DISQUALIFIED, RANK, advance, reached
 from services.agreements import load_agreement
 from tests.conftest import EXAMPLE_AGREEMENT
@@ -146,6 +146,6 @@ def test_first_touch_deadline() -> None:
     assert due_at(start, timedelta(hours=4)) == datetime(2026, 3, 29, 4, 30, tzinfo=UTC)
     with pytest.raises(ValueError, match="timezone-aware"):
         due_at(datetime(2026, 1, 1), timedelta(hours=1))
-    assert fulfils_first_touch("touched")
-    assert fulfils_first_touch("meeting_booked")
-    assert not fulfils_first_touch("accepted")
+    assert progress("first_touch", "touched", 0, None) == (0, True)
+    assert progress("first_touch", "meeting_booked", 0, None) == (0, True)
+    assert progress("first_touch", "accepted", 0, None) == (0, False)

@@ -68,7 +68,9 @@ def test_replies_errors_and_reports_round_trip() -> None:
     assert (decoded.status, decoded.slug, decoded.errors, decoded.headers) == (
         409, "idempotency-key-reused", error.errors, {"Retry-After": "1"},
     )  # fmt: skip
-    effects = BatchEffects([("new", "mql")], ["q1"], ["q2"], ["no_budget"], [("q1", "first_touch")], 3)
+    effects = BatchEffects(
+        [("new", "mql")], ["q1"], ["q2"], ["no_budget"], [("q1", "first_touch")], 3, [("q1", 5400.5)]
+    )
     report = BatchReport.of([reply, reply, error], effects, 3)
     assert report.outcomes == Counter({("crm", "lead", "created"): 2})
     assert decode_message(encode_report(report)) == report
