@@ -173,7 +173,8 @@ async def _lag(uow: UnitOfWork, settings: Settings, due_count: int) -> dict[str,
                 await conn.execute(
                     sa.select(sa.func.count())
                     .select_from(sla_clocks)
-                    .where(sla_clocks.c.state == "open", sla_clocks.c.due_at == due)
+                    # on the worker's own (state, check_at) index: this poll must not scan 1M clocks
+                    .where(sla_clocks.c.state == "open", sla_clocks.c.check_at <= due)
                 )
             ).scalar_one()
             if left == 0 and await clock_repo.count_pending_escalations(conn) == 0:

@@ -63,8 +63,8 @@ class ClockWorker(BackgroundWorker):
 
     async def _run(self) -> None:
         counted_at = -_COUNT_EVERY_SECONDS
-        escalated_at = time.monotonic()
         batch = self._settings.clock_batch_size
+        escalated_at = time.monotonic()  # while breaches keep coming, escalations wait up to a second
         while True:
             try:
                 busy = await self.check_due() >= batch  # a full batch of breaches or of warnings
@@ -78,6 +78,7 @@ class ClockWorker(BackgroundWorker):
                 if busy:
                     continue
                 await asyncio.sleep(await self._seconds_to_next_due())
+                escalated_at = time.monotonic()  # nothing was pending when it went to sleep
             except asyncio.CancelledError:
                 raise
             except Exception as error:
