@@ -73,6 +73,8 @@ async def save_clocks(conn: AsyncConnection, clocks: list[Row]) -> None:
     )
 
 
+# What an escalation needs of a breached clock.
+_ESCALATED = ("id", "lead_id", "obligation", "queue", "rep_id", "due_at", "state")
 # What the worker's events and escalations need of a claimed clock.
 _CLAIMED = (
     "id", "lead_id", "obligation", "queue", "rep_id", "started_at", "due_at", "warn_at", "calendar",
@@ -130,7 +132,7 @@ async def queue_escalations(conn: AsyncConnection, clocks: list[Row]) -> None:
 
 @functools.cache
 def _clocks_by_id(dialect: str) -> BulkSelect:
-    return BulkSelect(sla_clocks, dialect, "id")
+    return BulkSelect(sla_clocks, dialect, "id", columns=_ESCALATED)
 
 
 async def claim_pending_escalations(conn: AsyncConnection, limit: int) -> list[Row]:
