@@ -63,6 +63,11 @@ SLA_OPEN_CLOCKS = Gauge(
     ["state"],
     multiprocess_mode="max",
 )
+SLA_ESCALATIONS_PENDING = Gauge(
+    "leadrouter_sla_escalations_pending",
+    "Breaches whose escalation has not run yet, counted in the database",
+    multiprocess_mode="max",
+)
 CLOCK_WORKER_LAST_CHECK = Gauge(
     "leadrouter_clock_worker_last_check_timestamp_seconds",
     "When this process's clock worker last looked for clocks to warn or breach (Unix time)",

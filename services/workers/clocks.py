@@ -86,11 +86,14 @@ class ClockWorker(BackgroundWorker):
                 await asyncio.sleep(self._settings.clock_poll_seconds)
 
     async def count_open(self) -> dict[str, int]:
-        """Count the open clocks by state into ``leadrouter_sla_open_clocks`` (the same on every replica)."""
+        """Count the live clocks by state into ``leadrouter_sla_open_clocks``, and the breaches waiting
+        for their escalation into ``leadrouter_sla_escalations_pending`` (the same on every replica)."""
         async with self._uow.read() as conn:
             counts = await clock_repo.count_open_clocks(conn)
+            pending = await clock_repo.count_pending_escalations(conn)
         for state in ("open", "warned", "paused"):
             metrics.SLA_OPEN_CLOCKS.labels(state).set(counts.get(state, 0))
+        metrics.SLA_ESCALATIONS_PENDING.set(pending)
         return counts
 
     async def _seconds_to_next_due(self) -> float:

@@ -77,8 +77,12 @@ async def test_a_breach_reassigns_to_the_next_rep_and_a_second_breach_moves_to_t
         assert await first.check_due() == 1  # the 2 s deadline lapsed: breached, escalation pending
         assert (await _lead(client, lead_id))["owner"] == first_rep
         assert await _events(client, ESCALATED) == []
+        await first.count_open()
+        assert REGISTRY.get_sample_value("leadrouter_sla_escalations_pending") == 1
         assert await first.escalate_pending() == 1
         assert await first.escalate_pending() == 0  # once
+        await first.count_open()
+        assert REGISTRY.get_sample_value("leadrouter_sla_escalations_pending") == 0
         lead = await _lead(client, lead_id)
         assert (lead["queue"], lead["owner"]) == ("enterprise-dach", other)
         breached, reopened = _first_touch_clocks(lead)
