@@ -6,8 +6,9 @@ For each breach the agreement's escalation chain gives the step for that lead's 
 obligation (``router.sla.escalation_for``); its actions run here:
 
 - ``reassign: next_rep``: the next eligible rep of the lead's queue (never the one who missed it) gets
-  the lead, with a new clock for the obligation on that rep's calendar;
-- ``move_to_queue``: the lead goes to another queue and is assigned there (or waits in it);
+  the lead, with a new clock for the obligation on that rep's calendar (its other clocks follow it);
+- ``move_to_queue``: the lead goes to another queue and is assigned there (or waits in it): its clocks
+  in the old queue are cancelled, and the new queue's start as at a handoff;
 - ``mark_rep_unavailable``: the rep who missed it takes no new leads until set available again;
 - ``notify`` and ``remediation``: carried in the ``sla.escalated`` event for sales tools to act on.
 
@@ -25,6 +26,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from router.agreement import CompiledAgreement
+from router.sla import FIRST_TOUCH
 from schemas.agreement import Escalation
 from schemas.events import LEAD_HANDED_OFF, LEAD_UNASSIGNED, SLA_ESCALATED
 from services.assignment import BatchAssigner, assignment_decision, skipped_reasons
@@ -33,7 +35,7 @@ from services.db import rep_load
 from services.db import repositories as repo
 from services.events import handoff_event_data, outbox_row
 from services.settings import Settings
-from services.sla_clocks import new_clock
+from services.sla_clocks import handoff_clocks, new_clock
 
 # ``mark_rep_unavailable`` lasts until someone sets the rep available again (PUT .../availability).
 UNTIL_SET_AVAILABLE = datetime(9999, 12, 31, tzinfo=UTC)
@@ -64,6 +66,7 @@ class Escalator:
         # the batch's writes, made once for all its leads (one statement each, not one per lead)
         self._moves: list[Row] = []
         self._clocks: list[Row] = []
+        self._leaving: list[Any] = []  # leads moved to another queue: their live clocks are cancelled
         self._decisions: list[Row] = []
 
     async def escalate(self, breached: list[Row]) -> Escalated:
@@ -98,6 +101,7 @@ class Escalator:
             lead = leads.get(clock["lead_id"])
             if lead is not None:
                 self._run_step(clock, step, breaches, lead, assigner)
+        await clock_repo.cancel_live_clocks(self.conn, self._leaving, self.now)
         await repo.move_leads(self.conn, self._moves)
         await clock_repo.insert_clocks(self.conn, self._clocks)
         await repo.insert_decisions(self.conn, self._decisions)
@@ -171,15 +175,18 @@ class Escalator:
         if previous is not None:
             assigner.release(previous)
         self._moves.append({"b_id": lead["id"], "b_queue": queue, "b_owner": rep, "b_at": self.now})
-        times = self.agreement.deadline_clock(clock["obligation"], self.now, rep)
-        due = None
-        if times is not None:
-            due = times.due_at
-            self._clocks.append(new_clock(
+        if queue != lead["queue"]:  # it leaves its queue: its clocks there end, the new queue's start
+            self._leaving.append(lead["id"])
+            started = handoff_clocks(self.agreement, lead["id"], queue, rep, self.now)
+        else:  # a new owner in the same queue: a new clock for what was missed; the others follow
+            times = self.agreement.deadline_clock(clock["obligation"], self.now, rep)
+            started = [] if times is None else [new_clock(
                 lead_id=lead["id"], obligation=clock["obligation"], queue=queue, rep_id=rep,
                 started_at=self.now, times=times, agreement_version=self.agreement.version,
                 attempts_required=self.agreement.attempts_required,
-            ))  # fmt: skip
+            )]  # fmt: skip
+        self._clocks += started
+        due = next((c["due_at"] for c in started if c["obligation"] == FIRST_TOUCH), None)
         cause = f"escalation:{clock['id']}"
         detail = f"breach {breaches} of {clock['obligation']} by {previous or 'nobody'}: {name}"
         explanation = [{"rule": f"escalation.{clock['obligation']}.{breaches}", "kind": "escalate",

@@ -66,6 +66,17 @@ async def feedback_clocks_of(conn: AsyncConnection, lead_ids: Sequence[uuid.UUID
     return rows
 
 
+async def cancel_live_clocks(conn: AsyncConnection, lead_ids: Sequence[uuid.UUID], at: datetime) -> None:
+    """The leads left their queue: their live clocks end as ``cancelled`` at ``at``."""
+    if lead_ids:
+        statement = (
+            sla_clocks.update()
+            .where(sla_clocks.c.lead_id == sa.bindparam("b_id"), LIVE)
+            .values(state="cancelled", closed_at=at, paused_at=None)
+        )
+        await conn.execute(statement, [{"b_id": lead_id} for lead_id in lead_ids])
+
+
 async def save_clocks(conn: AsyncConnection, clocks: list[Row]) -> None:
     """Write what feedback changed of ``clocks`` (read with ``feedback_clocks_of`` in this transaction)."""
     await STATEMENTS.get(sla_clocks, _FEEDBACK_COLUMNS, conn.dialect.name, update_key="id").execute(

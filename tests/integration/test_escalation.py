@@ -125,6 +125,16 @@ async def test_a_breach_reassigns_to_the_next_rep_and_a_second_breach_moves_to_t
         assert lead["owner"] in {"rep-lena", "rep-omar"}
         assert [c["state"] for c in _first_touch_clocks(lead)] == ["breached", "breached", "open"]
         assert _first_touch_clocks(lead)[-1]["rep_id"] == lead["owner"]
+        # it left enterprise-dach: its clocks there are cancelled, inside-sales' start as at a handoff
+        others = [
+            (c["obligation"], c["queue"], c["state"])
+            for c in lead["clocks"]
+            if c["obligation"] != "first_touch"
+        ]
+        assert sorted(others) == [
+            ("attempts", "enterprise-dach", "cancelled"), ("attempts", "inside-sales", "open"),
+            ("decision", "enterprise-dach", "cancelled"), ("decision", "inside-sales", "open"),
+        ]  # fmt: skip
         second = (await _events(client, ESCALATED))[-1]
         assert second["breaches"] == 2
         assert second["rep_id"] == other
