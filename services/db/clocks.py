@@ -95,18 +95,22 @@ _CLAIMED = (
 
 @functools.cache
 def _claim(dialect: str, breach: bool) -> tuple[str, RowDecoder]:
-    """One statement that picks due clocks and marks them (breached, or warned), returning them:
-    ``UPDATE ... WHERE id IN (SELECT ... LIMIT n [FOR UPDATE SKIP LOCKED]) RETURNING``."""
+    return claim_sql(dialect, breach=breach), RowDecoder(sla_clocks, _CLAIMED, dialect)
+
+
+def claim_sql(dialect: str, *, breach: bool) -> str:
+    """The one statement that picks due clocks and marks them (breached, or warned), returning them:
+    ``UPDATE ... WHERE id IN (SELECT ... LIMIT n [FOR UPDATE SKIP LOCKED]) RETURNING``; its parameters
+    are the time now and the batch size."""
     now, limit = ("$1", "$2") if dialect == "postgresql" else ("?1", "?2")
     mark = f"state = 'breached', closed_at = {now}" if breach else f"warned_at = {now}, check_at = due_at"
     due = f"due_at <= {now}" if breach else f"due_at > {now}"
     lock = " FOR UPDATE SKIP LOCKED" if dialect == "postgresql" else ""
-    sql = (
+    return (
         f"UPDATE sla_clocks SET {mark} WHERE id IN (SELECT id FROM sla_clocks"  # noqa: S608 - our schema
         f" WHERE state = 'open' AND check_at <= {now} AND {due} ORDER BY check_at LIMIT {limit}{lock})"
         f" RETURNING {', '.join(_CLAIMED)}"
     )
-    return sql, RowDecoder(sla_clocks, _CLAIMED, dialect)
 
 
 async def claim_due_clocks(conn: AsyncConnection, now: datetime, limit: int) -> tuple[list[Row], list[Row]]:
