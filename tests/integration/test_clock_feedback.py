@@ -4,8 +4,6 @@ deducted, contact attempts counted, the decision met, and the time to first touc
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,27 +13,10 @@ import pytest
 from prometheus_client import REGISTRY
 
 from schemas.events import SlaClockEvent
-from services.agreement_lifecycle import ActiveAgreement
-from services.settings import Settings
-from services.workers.clocks import ClockWorker
-from tests.support.app import app_client, runtime_of
+from tests.support.app import app_with_clock_workers
 from tests.support.leads import qualified_lead_body
 
 SLA = "com.leadrouter.sla."
-
-
-@asynccontextmanager
-async def _service(db_url: str, agreement: Path) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
-    settings = Settings(
-        database_url=db_url, agreement_path=agreement, kafka_bootstrap_servers=None, run_clock_worker=False
-    )
-    async with app_client(settings) as (client, app):
-        runtime = runtime_of(app)
-
-        def worker(at: datetime) -> ClockWorker:
-            return ClockWorker(runtime.uow, settings, ActiveAgreement("acme-sla"), lambda: at)
-
-        yield client, worker
 
 
 async def _handoff(client: httpx.AsyncClient) -> tuple[str, dict[str, Any]]:
@@ -79,7 +60,7 @@ async def test_a_paused_clock_does_not_breach_and_resumes_with_the_time_it_had_l
 ) -> None:
     """The test agreement's first touch: 2 s of wall-clock time. Paused, it outlives its due time;
     resumed, it owes the time it had left; met, the pause is not counted as time used."""
-    async with _service(db_url, agreement_file) as (client, worker):
+    async with app_with_clock_workers(db_url, agreement_file) as (client, worker):
         lead_id, started = await _handoff(client)
         queue = started["first_touch"]["queue"]
         await _feedback(client, lead_id, "paused", note="waiting on the prospect's budget round")
@@ -128,7 +109,7 @@ async def test_attempts_are_counted_until_the_agreement_s_number_and_a_decision_
     db_url: str, agreement_file: Path
 ) -> None:
     """The example agreement: 3 contact attempts within 5 days, accept or reject within 2 days."""
-    async with _service(db_url, agreement_file) as (client, _):
+    async with app_with_clock_workers(db_url, agreement_file) as (client, _):
         lead_id, _started = await _handoff(client)
         await _feedback(client, lead_id, "touched")
         await _feedback(client, lead_id, "accepted")
@@ -152,7 +133,7 @@ async def test_attempts_are_counted_until_the_agreement_s_number_and_a_decision_
 async def test_a_late_first_touch_is_timed_but_does_not_unbreach(db_url: str, agreement_file: Path) -> None:
     """A touch after the first-touch clock breached: the clock stays breached (no sla.met), and the
     time to first touch is observed once, late as it was."""
-    async with _service(db_url, agreement_file) as (client, worker):
+    async with app_with_clock_workers(db_url, agreement_file) as (client, worker):
         lead_id, started = await _handoff(client)
         queue = started["first_touch"]["queue"]
         late = worker(datetime.now(UTC) + timedelta(seconds=3))

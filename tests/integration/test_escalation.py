@@ -3,8 +3,6 @@ marking a rep unavailable, run by the clock worker on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -12,28 +10,11 @@ from typing import Any
 import httpx
 from prometheus_client import REGISTRY
 
-from services.agreement_lifecycle import ActiveAgreement
-from services.settings import Settings
-from services.workers.clocks import ClockWorker
-from tests.support.app import app_client, runtime_of
+from tests.support.app import app_with_clock_workers
 from tests.support.leads import qualified_lead_body
 
 ESCALATED = "com.leadrouter.sla.escalated"
 HANDED_OFF = "com.leadrouter.lead.handed_off"
-
-
-@asynccontextmanager
-async def _service(db_url: str, agreement: Path) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
-    settings = Settings(
-        database_url=db_url, agreement_path=agreement, kafka_bootstrap_servers=None, run_clock_worker=False
-    )
-    async with app_client(settings) as (client, app):
-        runtime = runtime_of(app)
-
-        def worker(at: datetime) -> ClockWorker:
-            return ClockWorker(runtime.uow, settings, ActiveAgreement("acme-sla"), lambda: at)
-
-        yield client, worker
 
 
 async def _events(client: httpx.AsyncClient, event_type: str) -> list[dict[str, Any]]:
@@ -64,7 +45,7 @@ async def test_a_breach_reassigns_to_the_next_rep_and_a_second_breach_moves_to_t
 ) -> None:
     """The example agreement: 1st breach -> next rep + notify sales_manager; 2nd -> inside-sales +
     remediation. Each step gives the new owner a new first-touch clock and a handoff event."""
-    async with _service(db_url, agreement_file) as (client, worker):
+    async with app_with_clock_workers(db_url, agreement_file) as (client, worker):
         accepted = await client.post("/v1/leads", json=qualified_lead_body())
         assert accepted.status_code == 201, accepted.text
         lead_id, first_rep = accepted.json()["lead_id"], accepted.json()["owner"]
@@ -160,7 +141,7 @@ async def test_an_escalation_can_mark_the_rep_unavailable(db_url: str, agreement
         ),
         encoding="utf-8",
     )
-    async with _service(db_url, agreement_file) as (client, worker):
+    async with app_with_clock_workers(db_url, agreement_file) as (client, worker):
         accepted = (await client.post("/v1/leads", json=qualified_lead_body())).json()
         missed_by = accepted["owner"]
         late = worker(datetime.now(UTC) + timedelta(seconds=3))
@@ -185,7 +166,7 @@ async def test_an_escalation_can_mark_the_rep_unavailable(db_url: str, agreement
 
 async def test_reassignment_finds_nobody_else_and_the_lead_stays(db_url: str, agreement_file: Path) -> None:
     """A queue of one rep: the reassignment is skipped (said so in the event), the notification goes out."""
-    async with _service(db_url, agreement_file) as (client, worker):
+    async with app_with_clock_workers(db_url, agreement_file) as (client, worker):
         accepted = (await client.post("/v1/leads", json=qualified_lead_body(lead_source="partner"))).json()
         assert (accepted["queue"], accepted["owner"]) == ("partner", "rep-ravi")
         late = worker(datetime.now(UTC) + timedelta(seconds=3))
