@@ -12,7 +12,6 @@ from fastapi.openapi.utils import get_openapi
 from sqlalchemy.exc import IntegrityError
 
 from router.agreement import CompiledAgreement
-from router.sla import FIRST_TOUCH
 from schemas.leads import ActivityIn, FeedbackIn, LeadIn
 from services import metrics
 from services.agreement_lifecycle import ActiveAgreement, AgreementLifecycle, roster_of
@@ -112,7 +111,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     agreements = AgreementLifecycle(uow, settings, running_id, utcnow)
     agreement = await agreements.install_file(settings.agreement_path, text)
     await sync_roster(uow, agreement)
-    metrics.start_sla_series([*agreement.queue_plans, agreement.fallback_queue], [FIRST_TOUCH])
+    metrics.start_sla_series([*agreement.queue_plans, agreement.fallback_queue], list(agreement.deadlines))
     relay = (
         OutboxRelay(uow, settings, utcnow)
         if settings.kafka_bootstrap_servers and settings.run_relay

@@ -352,3 +352,6 @@ async def test_health_readiness_and_metrics(db_url: str, agreement_file: Path) -
         in exposition
     )
     assert "leadrouter_group_commit_batch_size_bucket" in exposition
+    # the SLA counters exist from start-up for every queue and every obligation of the agreement
+    for obligation in ("first_touch", "attempts", "decision"):
+        assert f'leadrouter_sla_breaches_total{{obligation="{obligation}",queue="smb"}}' in exposition
