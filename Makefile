@@ -27,6 +27,7 @@ install-dev: $(VENV)/.installed-dev
 ## run: the service on SQLite (./leadrouter.db) with deploy/agreements/example.yaml, on $(HOST):$(PORT)
 run: install
 	$(BIN)/leadrouter migrate
+	$(BIN)/leadrouter keys local-admin
 	$(BIN)/leadrouter serve --host $(HOST) --port $(PORT)
 
 ## lint: ruff, mypy --strict and the import contract (router/ and schemas/ stay pure)

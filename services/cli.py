@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from services.agreement_cli import agreement_app
+from services.keys_cli import keys_app
 from services.settings import Settings
 
 app = typer.Typer(
@@ -19,6 +20,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(agreement_app, name="agreement")
+app.add_typer(keys_app, name="keys")
 
 
 @app.command()

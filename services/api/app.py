@@ -13,10 +13,12 @@ from sqlalchemy.exc import IntegrityError
 
 from router.agreement import CompiledAgreement
 from schemas.leads import ActivityIn, FeedbackIn, LeadIn
+from schemas.problems import PROBLEM_MEDIA_TYPE
 from services import metrics
 from services.agreement_lifecycle import ActiveAgreement, AgreementLifecycle, roster_of
 from services.agreements import agreement_id_of, read_agreement_file
 from services.api import problems
+from services.api.auth import KeyRing
 from services.api.fast_path import IngestFastPath
 from services.api.middleware import RequestContextMiddleware
 from services.api.routes_agreements import router as agreements_router
@@ -135,8 +137,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         else None
     )
     manual = ManualActions(uow, settings, active, utcnow)
+    keys = KeyRing(uow, settings.api_keys)
+    await keys.load()
     app.state.runtime = Runtime(
-        settings, uow, agreements, committer, relay, clock_worker, waiting_worker, manual
+        settings, uow, agreements, committer, relay, clock_worker, waiting_worker, manual, keys
     )
     for worker in (relay, clock_worker, waiting_worker, feedback):
         if worker is not None:
@@ -150,7 +154,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         clock_worker=clock_worker is not None,
         assignment_worker=waiting_worker is not None,
         feedback_consumer=feedback is not None,
-        authentication="on" if settings.api_keys else "off",
+        authentication="on" if keys.enabled else "off (no API keys: local use only)",
     )
     try:
         yield
@@ -176,8 +180,36 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
         components.update(model_schema.pop("$defs", {}))
         components[model.__name__] = model_schema
+    _document_access_control(schema)
     app.openapi_schema = schema
     return schema
+
+
+_ACCESS_ANSWERS = {
+    "401": "No API key, or one that is unknown, wrong or revoked",
+    "403": "The API key lacks this route's scope (ingest, feedback, read or admin)",
+    "429": "The API key is over its rate limit; see Retry-After",
+}
+
+
+def _document_access_control(schema: dict[str, Any]) -> None:
+    """Every /v1 operation: the API key schemes, and its 401 / 403 / 429 answers (problem+json)."""
+    schema["components"]["securitySchemes"] = {
+        "bearer": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "Authorization: Bearer lr_<id>_<secret>",
+        },
+        "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+    }
+    problem = {"content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+    for path, operations in schema["paths"].items():
+        if not path.startswith("/v1/"):
+            continue
+        for operation in operations.values():
+            operation["security"] = [{"bearer": []}, {"apiKey": []}]
+            for status, description in _ACCESS_ANSWERS.items():
+                operation["responses"].setdefault(status, {"description": description, **problem})
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -21,7 +21,8 @@ from schemas.problems import PROBLEM_MEDIA_TYPE, Problem
 from services.agreement_lifecycle import AgreementLifecycle, problem_errors
 from services.agreements import check_agreement, read_header
 from services.api.body import read_text_body
-from services.api.runtime import authorized_runtime
+from services.api.runtime import authorized
+from services.api_keys import Scope
 
 router = APIRouter(prefix="/v1/agreements", tags=["agreements"])
 
@@ -42,8 +43,8 @@ AgreementId = Path(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$", description="The agre
 Version = Path(ge=1, le=2**31 - 1, description="The version number")
 
 
-def _lifecycle(request: Request) -> AgreementLifecycle:
-    return authorized_runtime(request).agreements
+async def _lifecycle(request: Request, scope: Scope) -> AgreementLifecycle:
+    return (await authorized(request, scope)).agreements
 
 
 async def _text(request: Request) -> str:
@@ -64,7 +65,7 @@ def _out(row: dict[str, Any]) -> AgreementVersionOut:
 )
 async def validate_agreement(request: Request) -> AgreementValidation:
     """Compile every rule and run the embedded test cases; problems name line, column and field."""
-    _lifecycle(request)
+    await _lifecycle(request, "read")
     text = await _text(request)
     check = check_agreement(text, "body")
     header = read_header(text)
@@ -91,7 +92,7 @@ async def validate_agreement(request: Request) -> AgreementValidation:
 )
 async def create_draft(request: Request, response: Response) -> AgreementVersionOut:
     """Store the text as a draft of the id and version it declares (problems are stored with it)."""
-    lifecycle = _lifecycle(request)
+    lifecycle = await _lifecycle(request, "admin")
     row, created = await lifecycle.create_draft(await _text(request))
     response.status_code = 201 if created else 200
     response.headers["Location"] = f"/v1/agreements/{row['agreement_id']}/versions/{row['version']}"
@@ -103,7 +104,7 @@ async def list_versions(
     request: Request, agreement_id: str | None = Query(default=None, max_length=64)
 ) -> AgreementVersionList:
     """Every stored version (optionally of one agreement), with status and validity."""
-    rows = await _lifecycle(request).list(agreement_id)
+    rows = await (await _lifecycle(request, "read")).list(agreement_id)
     return AgreementVersionList(versions=[_out(row) for row in rows])
 
 
@@ -117,7 +118,7 @@ async def show_version(
     request: Request, agreement_id: str = AgreementId, version: int = Version
 ) -> AgreementVersionDetail:
     """The version's status, problems, YAML source and validated document."""
-    row, agreement = await _lifecycle(request).show(agreement_id, version)
+    row, agreement = await (await _lifecycle(request, "read")).show(agreement_id, version)
     document = agreement.document.model_dump(mode="json") if agreement is not None else None
     return AgreementVersionDetail.model_validate({**row, "document": document})
 
@@ -138,7 +139,7 @@ async def diff_versions(
     to_version: int = Query(alias="to", ge=1, le=2**31 - 1, description="The newer version"),
 ) -> AgreementDiff:
     """Every changed leaf, by path; rules, queues and cases keyed by their id."""
-    lifecycle = _lifecycle(request)
+    lifecycle = await _lifecycle(request, "read")
     before = await lifecycle.compiled(agreement_id, from_version)
     after = await lifecycle.compiled(agreement_id, to_version)
     changes = [
@@ -164,7 +165,7 @@ async def activate_version(
     request: Request, agreement_id: str = AgreementId, version: int = Version
 ) -> AgreementVersionOut:
     """Make it the one active version (the previous one is retired); ingest switches at this commit."""
-    return _out(await _lifecycle(request).activate(agreement_id, version))
+    return _out(await (await _lifecycle(request, "admin")).activate(agreement_id, version))
 
 
 @router.post(
@@ -181,4 +182,4 @@ async def retire_version(
     request: Request, agreement_id: str = AgreementId, version: int = Version
 ) -> AgreementVersionOut:
     """Retire a draft, or the active version of an agreement this service does not route with."""
-    return _out(await _lifecycle(request).retire(agreement_id, version))
+    return _out(await (await _lifecycle(request, "admin")).retire(agreement_id, version))

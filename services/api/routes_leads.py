@@ -12,7 +12,7 @@ from starlette.responses import Response
 from schemas.leads import Accepted, ActivityIn, FeedbackIn, LeadIn, LeadOut
 from schemas.problems import PROBLEM_MEDIA_TYPE, Problem
 from services.api.body import read_json_body
-from services.api.runtime import authorized_runtime
+from services.api.runtime import authorized
 from services.db import repositories as repo
 from services.errors import DomainError
 from services.ingest import Reply
@@ -52,7 +52,7 @@ def _request_body(model: type[Any]) -> dict[str, Any]:
 
 async def _ingest(request: Request, kind: RequestKind, lead_id: uuid.UUID | None = None) -> Response:
     """Hand the raw body to the committer; validation happens once, where the transaction runs."""
-    runtime = authorized_runtime(request)
+    runtime = await authorized(request, "feedback" if kind == "feedback" else "ingest")
     raw = await read_json_body(request, runtime.settings.max_body_bytes)
     ingest = IngestRequest(kind, raw, lead_id, request.headers.get("idempotency-key"))
     reply: Reply = await runtime.committer.ingest(ingest)
@@ -110,7 +110,7 @@ async def record_feedback(lead_id: uuid.UUID, request: Request) -> Response:
 )
 async def get_lead(lead_id: uuid.UUID, request: Request) -> LeadOut:
     """The lead's stage, scores, queue, owner, agreement version, decision explanation and timeline."""
-    async with authorized_runtime(request).uow.read() as conn:
+    async with (await authorized(request, "read")).uow.read() as conn:
         detail = await repo.lead_detail(conn, lead_id)
     if detail is None:
         raise DomainError(404, "lead-not-found", "Lead not found", f"no lead with id {lead_id}")

@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse, Response
 from schemas.asyncapi import asyncapi_document, topic_names
 from schemas.events import CloudEvent, EventFeedPage
 from services import metrics
-from services.api.runtime import Runtime, authorized_runtime
+from services.api.runtime import Runtime, authorized
 from services.db import repositories as repo
 
 feed_router = APIRouter(prefix="/v1", tags=["events"])
@@ -25,7 +25,7 @@ async def read_events(
     limit: int = Query(default=100, ge=1, le=1000),
 ) -> EventFeedPage:
     """Every event leadrouter produced (the same CloudEvents as on Kafka), oldest first."""
-    runtime = authorized_runtime(request)
+    runtime = await authorized(request, "read")
     async with runtime.uow.read() as conn:
         rows = await repo.events_after(conn, after, limit)
     events = [CloudEvent.model_validate(row["event"]) for row in rows]

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Request
 from schemas.leads import LeadOut
 from schemas.problems import PROBLEM_MEDIA_TYPE, Problem
 from schemas.reps import AvailabilityIn, PauseIn, QueueList, QueueOut, ReassignIn, RepList, RepOut
-from services.api.runtime import authorized_runtime
+from services.api.runtime import authorized
 from services.db import rep_load
 from services.db import repositories as repo
 
@@ -22,7 +22,7 @@ QueueId = Path(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$", description="The queue's 
 @router.get("/reps", response_model=RepList, summary="Reps and their load")
 async def list_reps(request: Request) -> RepList:
     """Every rep: queues, open leads, new leads today, out of office."""
-    async with authorized_runtime(request).uow.read() as conn:
+    async with (await authorized(request, "read")).uow.read() as conn:
         rows = await rep_load.list_reps(conn)
     return RepList(reps=[RepOut.model_validate(row) for row in rows])
 
@@ -38,7 +38,7 @@ async def list_reps(request: Request) -> RepList:
 )
 async def set_availability(body: AvailabilityIn, request: Request, rep_id: str = RepId) -> RepOut:
     """Out of office until a time (no new leads meanwhile), or back at once with ``null``."""
-    runtime = authorized_runtime(request)
+    runtime = await authorized(request, "admin")
     row = await runtime.manual.set_availability(rep_id, body.out_of_office_until, body.reason)
     if runtime.waiting_worker is not None:
         runtime.waiting_worker.wake()  # leads waiting in the rep's queues may be assigned now
@@ -48,7 +48,7 @@ async def set_availability(body: AvailabilityIn, request: Request, rep_id: str =
 @router.get("/queues", response_model=QueueList, summary="Queues and whether they are paused")
 async def list_queues(request: Request) -> QueueList:
     """Every queue of the roster (queues an agreement dropped stay listed)."""
-    async with authorized_runtime(request).uow.read() as conn:
+    async with (await authorized(request, "read")).uow.read() as conn:
         rows = await rep_load.list_queues(conn)
     return QueueList(queues=[QueueOut.model_validate(row) for row in rows])
 
@@ -64,7 +64,7 @@ async def list_queues(request: Request) -> QueueList:
 )
 async def pause_queue(body: PauseIn, request: Request, queue_id: str = QueueId) -> QueueOut:
     """While paused, leads routed to the queue wait unassigned; resuming assigns them."""
-    runtime = authorized_runtime(request)
+    runtime = await authorized(request, "admin")
     row = await runtime.manual.pause_queue(queue_id, body.paused, body.reason)
     if not body.paused and runtime.waiting_worker is not None:
         runtime.waiting_worker.wake()
@@ -83,7 +83,7 @@ async def pause_queue(body: PauseIn, request: Request, queue_id: str = QueueId) 
 )
 async def reassign_lead(lead_id: uuid.UUID, body: ReassignIn, request: Request) -> LeadOut:
     """Moves the lead, its open clocks and the open-lead counts; emits lead.handed_off to the new owner."""
-    runtime = authorized_runtime(request)
+    runtime = await authorized(request, "admin")
     await runtime.manual.reassign(lead_id, body.rep_id, body.reason)
     async with runtime.uow.read() as conn:
         detail = await repo.lead_detail(conn, lead_id)

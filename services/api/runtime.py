@@ -8,7 +8,8 @@ from typing import Protocol
 from fastapi import Request
 
 from services.agreement_lifecycle import AgreementLifecycle
-from services.api.auth import require_api_key
+from services.api.auth import KeyRing, presented_key
+from services.api_keys import Scope
 from services.db.uow import UnitOfWork
 from services.ingest import Reply
 from services.ingest_request import IngestRequest
@@ -32,10 +33,10 @@ class Committer(Protocol):
         """Validate and apply ``request``; return once it is committed (or raise a ``DomainError``)."""
 
 
-def authorized_runtime(request: Request) -> Runtime:
-    """The running parts, after checking the caller's API key (every /v1 handler starts here)."""
-    require_api_key(request)
+async def authorized(request: Request, scope: Scope) -> Runtime:
+    """The running parts, once the caller's API key may act in ``scope`` (every /v1 handler starts here)."""
     runtime: Runtime = request.app.state.runtime
+    await runtime.keys.check(presented_key(request), scope)
     return runtime
 
 
@@ -51,3 +52,4 @@ class Runtime:
     clock_worker: ClockWorker | None
     waiting_worker: WaitingLeadsWorker | None
     manual: ManualActions
+    keys: KeyRing

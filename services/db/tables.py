@@ -228,3 +228,17 @@ agreement_versions = sa.Table(
         sqlite_where=sa.text("status = 'active'"),
     ),
 )
+
+# API keys: the secret is shown once when a key is made; only its SHA-256 is stored (keys are 256-bit
+# random, so a plain hash is enough: nothing to guess that a slow hash would protect).
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),  # public, part of the key: lr_<id>_<secret>
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("scopes", sa.String(100), nullable=False),  # space-separated: ingest feedback read admin
+    sa.Column("secret_sha256", sa.String(64), nullable=False),
+    sa.Column("rate_limit_per_minute", sa.Integer()),  # none: not limited
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("revoked_at", UTCDateTime()),
+)
