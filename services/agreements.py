@@ -143,6 +143,18 @@ def check_agreement(text: str, origin: str | Path, now: datetime | None = None) 
     return AgreementCheck(agreement, problems)
 
 
+def _yaml_problem(error: yaml.YAMLError, text: str) -> AgreementProblem:
+    """Where YAML could not read the text: its mark (parser errors), or its character position
+    (reader errors, such as a control character)."""
+    mark = getattr(error, "problem_mark", None)
+    if mark is not None:
+        line, column = mark.line + 1, mark.column + 1
+    else:
+        position = getattr(error, "position", 0) or 0
+        line, column = text.count("\n", 0, position) + 1, position - text.rfind("\n", 0, position)
+    return AgreementProblem(line, column, "(yaml)", str(error), "yaml")
+
+
 def read_header(text: str) -> tuple[str, int] | None:
     """The ``id`` and ``version`` an agreement text declares, if it parses far enough to say."""
     try:
@@ -158,14 +170,15 @@ def read_header(text: str) -> tuple[str, int] | None:
 
 
 def _compile(text: str, origin: str | Path) -> tuple[CompiledAgreement, Positions]:
-    loader = _NoAliasLoader(text)
+    try:
+        loader = _NoAliasLoader(text)  # reads the text: refuses control characters here already
+    except yaml.YAMLError as exc:
+        raise AgreementError(origin, [_yaml_problem(exc, text)]) from exc
     try:
         root = loader.get_single_node()
         data: Any = loader.construct_document(root) if root is not None else None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-        raise AgreementError(origin, [AgreementProblem(line, column, "(yaml)", str(exc), "yaml")]) from exc
+        raise AgreementError(origin, [_yaml_problem(exc, text)]) from exc
     finally:
         loader.dispose()
     positions: Positions = {}

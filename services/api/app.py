@@ -189,11 +189,20 @@ _ACCESS_ANSWERS = {
     "401": "No API key, or one that is unknown, wrong or revoked",
     "403": "The API key lacks this route's scope (ingest, feedback, read or admin)",
     "429": "The API key is over its rate limit; see Retry-After",
+    "503": "The database is unavailable; nothing was stored (see Retry-After)",
+}
+_PARAMETER_ANSWERS = {"422": "A path or query parameter is invalid; `errors` names it"}
+_BODY_ANSWERS = {
+    "400": "Malformed body (not JSON, not UTF-8)",
+    "413": "Body too large",
+    "415": "Unsupported media type",
+    "422": "Invalid body; `errors` names each field",
 }
 
 
 def _document_access_control(schema: dict[str, Any]) -> None:
-    """Every /v1 operation: the API key schemes, and its 401 / 403 / 429 answers (problem+json)."""
+    """Every /v1 operation: the API key schemes, and the answers every route can give (problem+json):
+    401 / 403 / 429 / 503, 422 for bad parameters, 400 / 413 / 415 / 422 for bad bodies."""
     schema["components"]["securitySchemes"] = {
         "bearer": {
             "type": "http",
@@ -208,8 +217,18 @@ def _document_access_control(schema: dict[str, Any]) -> None:
             continue
         for operation in operations.values():
             operation["security"] = [{"bearer": []}, {"apiKey": []}]
-            for status, description in _ACCESS_ANSWERS.items():
-                operation["responses"].setdefault(status, {"description": description, **problem})
+            answers = dict(_ACCESS_ANSWERS)
+            if operation.get("parameters"):
+                answers |= _PARAMETER_ANSWERS
+            if "requestBody" in operation:
+                answers |= _BODY_ANSWERS
+            responses = operation["responses"]
+            if responses.get("422", {}).get("description") == "Validation Error":
+                del responses["422"]  # FastAPI's default: ours is problem+json (services.api.problems)
+            for status, description in answers.items():
+                responses.setdefault(status, {"description": description, **problem})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schema["components"]["schemas"].pop(unused, None)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
+from schemas.problems import FieldError
 from services.errors import DomainError
 
 
@@ -12,7 +13,18 @@ async def read_json_body(request: Request, max_bytes: int) -> bytes:
     content_type = request.headers.get("content-type", "")
     if not content_type.startswith("application/json") and "+json" not in content_type:
         raise _unsupported("application/json", content_type)
-    return await _read_limited(request, max_bytes)
+    body = await _read_limited(request, max_bytes)
+    try:
+        body.decode("utf-8")  # JSON is UTF-8 (RFC 8259); checked here, before it is queued anywhere
+    except UnicodeDecodeError as error:
+        raise DomainError(
+            400,
+            "malformed-json",
+            "Malformed JSON",
+            f"the body is not UTF-8 (byte {error.start})",
+            errors=[FieldError(field="body", message="not UTF-8", code="invalid_encoding")],
+        ) from None
+    return body
 
 
 async def read_text_body(request: Request, max_bytes: int, media_types: tuple[str, ...]) -> str:

@@ -234,6 +234,11 @@ async def test_malformed_oversized_and_wrong_media_type_are_rejected(
             "/v1/leads", json=lead_body(attributes={"notes": "x" * 1900, "more": "y" * 500})
         )
         text = await client.post("/v1/leads", content=b"source=x", headers={"content-type": "text/plain"})
+        latin1 = await client.post(
+            "/v1/leads",
+            content='{"source": "Müller"}'.encode("latin-1"),
+            headers={"content-type": "application/json"},
+        )
         missing = await client.post(
             "/v1/leads/6f1c0b53-0000-4000-8000-000000000000/activities", json={"type": "page_view"}
         )
@@ -247,6 +252,10 @@ async def test_malformed_oversized_and_wrong_media_type_are_rejected(
     assert malformed.json()["errors"][0]["field"] == "body"
     assert huge.status_code == 413
     assert text.status_code == 415
+    assert latin1.status_code == 400  # JSON is UTF-8: refused before it reaches the writer
+    assert latin1.json()["errors"] == [
+        {"field": "body", "message": "not UTF-8", "code": "invalid_encoding", "line": None, "column": None}
+    ]
     assert missing.status_code == 404
     assert missing.json()["type"].endswith("/lead-not-found")
     assert unknown_activity.status_code == 422

@@ -121,6 +121,14 @@ def test_yaml_syntax_error_has_a_line(tmp_path: Path) -> None:
     assert caught.value.problems[0].line > 1
 
 
+def test_a_control_character_is_a_yaml_problem_with_its_line_not_a_crash() -> None:
+    check = check_agreement("id: acme\nversion: 1\ntitle: a\x00b\n", "body")
+    assert check.agreement is None
+    (problem,) = check.problems
+    assert (problem.field, problem.line, problem.column) == ("(yaml)", 3, 9)
+    assert "#x0000" in problem.message
+
+
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(AgreementError, match=r"nope\.yaml"):
         load_agreement(tmp_path / "nope.yaml")
