@@ -92,10 +92,11 @@ class WriterProcess:
         if not self._ready or process is None or process.stdin is None:
             raise writer_unavailable()
         request_id = next(self._ids)
+        line = encode_request(request_id, request)  # first: one that cannot be sent leaves nothing pending
         future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = future
         assert self._stdin is not None
-        self._stdin.write(encode_request(request_id, request))
+        self._stdin.write(line)
         return await future
 
     async def _spawn(self) -> None:
