@@ -51,6 +51,11 @@ class ServiceProcess:
             time.sleep(0.1)
         raise TimeoutError(f"service did not become healthy: {self.log()}")
 
+    @property
+    def pid(self) -> int | None:
+        """The server process id while it runs."""
+        return self._process.pid if self._process is not None else None
+
     def kill(self) -> None:
         """SIGKILL: no shutdown handlers run."""
         if self._process is not None:
