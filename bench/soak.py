@@ -218,8 +218,8 @@ def main() -> int:
               f"p50 {row['p50_ms']} ms, p99 {row['p99_ms']} ms")  # fmt: skip
     print(
         f"  {figures['requests']:,} requests, {figures['errors']} errors; "
-        f"p50 {figures['p50_ms']} ms, "
-        f"p99 {figures['p99_ms']} ms, max {figures['max_ms']} ms; memory {figures['rss_mb_after_warmup']} MiB "
+        f"p50 {figures['p50_ms']} ms, p99 {figures['p99_ms']} ms, max {figures['max_ms']} ms; "
+        f"memory {figures['rss_mb_after_warmup']} MiB "
         f"after warm-up -> {figures['rss_mb_end']} MiB ({figures['rss_growth_mb_per_hour']} MiB/h); "
         f"{figures['breaches']:.0f} breaches, {figures['escalations']:.0f} escalation actions",
         flush=True,
