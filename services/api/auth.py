@@ -57,9 +57,12 @@ class KeyRing:
     _loaded_at: float = -math.inf
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
-    async def load(self) -> None:
-        """Read the stored keys that are not revoked (buckets of keys still there are kept)."""
+    async def load(self, older_than: float = 0.0) -> None:
+        """Read the stored keys that are not revoked (buckets of keys still there are kept), unless
+        they were read less than ``older_than`` seconds ago (by a request that waited first)."""
         async with self._lock:
+            if self.clock() - self._loaded_at < older_than:
+                return
             async with self.uow.read() as conn:
                 rows = await key_repo.list_keys(conn, include_revoked=False)
             keys = {}
@@ -88,7 +91,7 @@ class KeyRing:
         """The id of the key ``presented`` if it may act in ``scope`` now (None: the service is open);
         raises the 401 / 403 / 429 otherwise."""
         if self.clock() - self._loaded_at >= RELOAD_EVERY_SECONDS:
-            await self.load()
+            await self.load(older_than=RELOAD_EVERY_SECONDS)
         if not self.enabled:
             return None
         if not presented:
@@ -118,7 +121,7 @@ class KeyRing:
         if key_id is None:
             return None
         if key_id not in self._stored and self.clock() - self._loaded_at >= _RELOAD_UNKNOWN_AFTER_SECONDS:
-            await self.load()  # made since the last load?
+            await self.load(older_than=_RELOAD_UNKNOWN_AFTER_SECONDS)  # made since the last load?
         key = self._stored.get(key_id)
         if key is None or not hmac.compare_digest(key.digest, key_digest(presented)):
             return None

@@ -18,7 +18,6 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-import structlog
 from fastapi.routing import APIRoute
 from pydantic import TypeAdapter, ValidationError
 from starlette.requests import Request
@@ -27,10 +26,8 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from schemas.problems import FieldError
-from services.api.problems import problem_response
-from services.errors import DomainError, internal_error
-
-log = structlog.get_logger(__name__)
+from services.api.problems import problem_response, unexpected_error_problem
+from services.errors import DomainError
 
 
 class IngestFastPath:
@@ -67,9 +64,8 @@ class IngestFastPath:
             response: Response = await route.endpoint(**arguments)
         except DomainError as error:
             response = problem_response(error, request)
-        except Exception as error:  # a bug: answer 500 as the framework's handler would
-            log.exception("http.unhandled_error", path=scope["path"], error=type(error).__name__)
-            response = problem_response(internal_error(), request)
+        except Exception as error:  # as the framework's handlers would answer: 503 or 500
+            response = problem_response(unexpected_error_problem(error, scope["path"]), request)
         await response(scope, receive, send)
 
 

@@ -6,11 +6,13 @@ import orjson
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from schemas.problems import PROBLEM_MEDIA_TYPE
 from services.errors import DomainError, internal_error
+from services.group_commit import database_unavailable
 from services.ingest_request import field_errors
 
 log = structlog.get_logger(__name__)
@@ -27,6 +29,19 @@ def problem_response(error: DomainError, request: Request) -> Response:
     """Render ``error`` as problem+json."""
     body = error.problem(instance=request.url.path).model_dump(mode="json")
     return Response(orjson.dumps(body), error.status, headers=error.headers, media_type=PROBLEM_MEDIA_TYPE)
+
+
+def unexpected_error_problem(error: Exception, path: str) -> DomainError:
+    """The answer to an exception no handler expected: ``503`` (with Retry-After) when the database is
+    unreachable (refused, dropped, shutting down: as on the ingest path), else ``500``, logged."""
+    outage = isinstance(error, ConnectionError | TimeoutError) or (
+        isinstance(error, DBAPIError) and not isinstance(error, IntegrityError | ProgrammingError | DataError)
+    )
+    if outage:
+        log.warning("http.database_unavailable", path=path, error=type(error).__name__)
+        return database_unavailable(error)
+    log.error("http.unhandled_error", path=path, error=type(error).__name__, exc_info=error)
+    return internal_error()
 
 
 def install(app: FastAPI) -> None:
@@ -54,10 +69,10 @@ def install(app: FastAPI) -> None:
         return problem_response(error, request)
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:
-        log.error("http.unhandled_error", path=request.url.path, error=type(exc).__name__, exc_info=exc)
-        return problem_response(internal_error(), request)
+        return problem_response(unexpected_error_problem(exc, request.url.path), request)
 
     app.add_exception_handler(DomainError, on_domain_error)
     app.add_exception_handler(RequestValidationError, on_request_validation)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
-    app.add_exception_handler(Exception, on_unexpected)
+    for error_type in (DBAPIError, ConnectionError, TimeoutError, Exception):
+        app.add_exception_handler(error_type, on_unexpected)

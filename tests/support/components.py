@@ -36,14 +36,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def terminate(process: subprocess.Popen[bytes], timeout: float) -> None:
-    """SIGTERM, then SIGKILL if the process has not exited after ``timeout`` seconds."""
+def terminate(process: subprocess.Popen[bytes], timeout: float) -> int:
+    """SIGTERM, then SIGKILL if the process has not exited after ``timeout`` seconds; its exit code."""
     process.terminate()
     try:
-        process.wait(timeout)
+        return process.wait(timeout)
     except subprocess.TimeoutExpired:
         process.kill()
-        process.wait()
+        return process.wait()
 
 
 def wait_for_port(port: int, timeout: float = 15.0) -> None:

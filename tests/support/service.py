@@ -63,11 +63,13 @@ class ServiceProcess:
             self._process.wait(10)
             self._process = None
 
-    def stop(self) -> None:
-        """SIGTERM and wait for a clean exit."""
-        if self._process is not None:
-            terminate(self._process, 30)
-            self._process = None
+    def stop(self) -> int | None:
+        """SIGTERM and wait for the exit (SIGKILL after 30 s); the exit code (None: not running)."""
+        if self._process is None:
+            return None
+        code = terminate(self._process, 30)
+        self._process = None
+        return code
 
     def log(self) -> str:
         """The service's output so far (last 4,000 characters)."""
