@@ -72,6 +72,12 @@ class Settings(BaseSettings):
     relay_poll_seconds: float = Field(default=1.0, gt=0, description="Longest wait between outbox scans")
     clock_batch_size: int = Field(default=500, ge=1)
     clock_poll_seconds: float = Field(default=1.0, gt=0, description="Longest wait between due-clock scans")
+    clock_min_wait_seconds: float = Field(
+        default=0.2,
+        ge=0,
+        description="Shortest wait between due-clock scans once nothing more is due: "
+        "clocks falling due within it are handled in one transaction (adds at most this to detection lag)",
+    )
     log_level: str = Field(default="INFO")
 
     @field_validator("api_keys", mode="before")

@@ -60,30 +60,45 @@ class ClockWorker(BackgroundWorker):
         self._agreements = agreements
         self._now = now
         self._on_breach = on_breach
+        self._escalations_queued = False  # this worker left pending escalations since its last pass
 
     async def _run(self) -> None:
         counted_at = -_COUNT_EVERY_SECONDS
         batch = self._settings.clock_batch_size
-        escalated_at = time.monotonic()  # while breaches keep coming, escalations wait up to a second
+        escalated_at = time.monotonic()
+        flood_since: float | None = None  # when the current run of full breach batches began
         while True:
             try:
                 busy = await self.check_due() >= batch  # a full batch of breaches or of warnings
                 metrics.CLOCK_WORKER_LAST_CHECK.set(time.time())
-                if not busy or time.monotonic() - escalated_at >= _ESCALATE_EVERY_SECONDS:
-                    busy = await self.escalate_pending() == batch or busy
+                now = time.monotonic()
+                flood_since = (flood_since or now) if busy else None
+                if self._escalate_now(busy, now, escalated_at, flood_since):
+                    self._escalations_queued = False
+                    more = await self.escalate_pending() == batch
+                    self._escalations_queued = more  # a full batch: more may be pending
+                    busy = busy or more
                     escalated_at = time.monotonic()
+                    flood_since = escalated_at if busy else None  # the next second of a flood starts now
                 if time.monotonic() - counted_at >= _COUNT_EVERY_SECONDS:
                     await self.count_open()
                     counted_at = time.monotonic()
                 if busy:
                     continue
                 await asyncio.sleep(await self._seconds_to_next_due())
-                escalated_at = time.monotonic()  # nothing was pending when it went to sleep
             except asyncio.CancelledError:
                 raise
             except Exception as error:
                 log.warning("clocks.retrying", error=type(error).__name__, detail=str(error)[:300])
                 await asyncio.sleep(self._settings.clock_poll_seconds)
+
+    def _escalate_now(self, busy: bool, now: float, escalated_at: float, flood_since: float | None) -> bool:
+        """Whether to run pending escalations now: once no more clocks are due, if this worker queued
+        some (or, for other replicas' marks, a poll interval has passed); during a flood of breaches,
+        at least every second."""
+        if busy:
+            return flood_since is not None and now - flood_since >= _ESCALATE_EVERY_SECONDS
+        return self._escalations_queued or now - escalated_at >= self._settings.clock_poll_seconds
 
     async def count_open(self) -> dict[str, int]:
         """Count the live clocks by state into ``leadrouter_sla_open_clocks``, and the breaches waiting
@@ -102,7 +117,10 @@ class ClockWorker(BackgroundWorker):
             next_due = await clock_repo.next_check_at(conn)
         if next_due is None:
             return ceiling
-        return min(ceiling, max(0.0, (next_due - self._now()).total_seconds()))
+        # Never less than the minimum wait: clocks falling due within it are handled together, in one
+        # transaction, instead of one transaction (and one fsync) each as they come.
+        wait = min(ceiling, (next_due - self._now()).total_seconds())
+        return max(self._settings.clock_min_wait_seconds, wait)
 
     async def check_due(self) -> int:
         """Warn or breach one batch of clocks whose check time has come; returns how many."""
@@ -116,9 +134,9 @@ class ClockWorker(BackgroundWorker):
                 for clock in clocks
             ]
             await repo.insert_outbox(conn, events)
-            await clock_repo.queue_escalations(
-                conn, [clock for clock in breached if agreement.escalates(clock["obligation"])]
-            )
+            escalating = [clock for clock in breached if agreement.escalates(clock["obligation"])]
+            await clock_repo.queue_escalations(conn, escalating)
+        self._escalations_queued = self._escalations_queued or bool(escalating)
         for (queue, obligation), count in Counter(
             (c["queue"] or "", c["obligation"]) for c in warned
         ).items():
