@@ -61,7 +61,7 @@ class KeyRing:
         """Read the stored keys that are not revoked (buckets of keys still there are kept), unless
         they were read less than ``older_than`` seconds ago (by a request that waited first)."""
         async with self._lock:
-            if self.clock() - self._loaded_at < older_than:
+            if older_than > 0 and self.clock() - self._loaded_at < older_than:
                 return
             async with self.uow.read() as conn:
                 rows = await key_repo.list_keys(conn, include_revoked=False)

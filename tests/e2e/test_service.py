@@ -165,6 +165,28 @@ async def _post_until_cancelled(client: httpx.AsyncClient, acked: list[str]) -> 
             acked.append(reply.json()["lead_id"])
 
 
+async def _stored_then_handed_off(
+    service: ServiceProcess, db_url: str, env: dict[str, str], kafka: KafkaBroker, acknowledged: set[str]
+) -> tuple[set[str], list[dict[str, Any]]]:
+    """The leads stored after the service went down; then, restarted (its relay publishes what was
+    left in the outbox), the handoff messages on Kafka once every acknowledged lead has one."""
+    engine = create_engine(Settings(database_url=db_url))
+    async with engine.connect() as conn:
+        stored = {str(i) for i in (await conn.execute(sa.select(leads.c.id))).scalars()}
+    await engine.dispose()
+    service.start()
+    try:
+        handoffs = await consume(
+            kafka.bootstrap,
+            [env["LEADROUTER_TOPIC_HANDOFF"]],
+            lambda got: {m["key"] for m in got} >= acknowledged,
+            timeout=60,
+        )
+    finally:
+        service.stop()
+    return stored, handoffs
+
+
 async def test_sigkill_under_load_loses_no_acknowledged_lead(
     db_url: str, agreement_file: Path, kafka: KafkaBroker, tmp_path: Path
 ) -> None:
@@ -182,20 +204,7 @@ async def test_sigkill_under_load_loses_no_acknowledged_lead(
             writer.cancel()
         await asyncio.gather(*writers, return_exceptions=True)
     acknowledged = set(acked)
-    service.start()  # restart: the relay drains whatever the killed process left in the outbox
-    try:
-        engine = create_engine(Settings(database_url=db_url))
-        async with engine.connect() as conn:
-            stored = {str(i) for i in (await conn.execute(sa.select(leads.c.id))).scalars()}
-        await engine.dispose()
-        handoffs = await consume(
-            kafka.bootstrap,
-            [env["LEADROUTER_TOPIC_HANDOFF"]],
-            lambda got: {m["key"] for m in got} >= acknowledged,
-            timeout=60,
-        )
-    finally:
-        service.stop()
+    stored, handoffs = await _stored_then_handed_off(service, db_url, env, kafka, acknowledged)
     assert acknowledged <= stored
     handed_off = [m["key"] for m in handoffs if m["key"] in acknowledged]
     assert set(handed_off) == acknowledged
@@ -242,21 +251,8 @@ async def test_sigterm_under_load_finishes_in_flight_requests_and_stops_cleanly(
     assert "Traceback" not in log, log[-4000:]
     assert "Task was destroyed" not in log, log[-4000:]
     acknowledged = set(acked)
-    engine = create_engine(Settings(database_url=db_url))
-    async with engine.connect() as conn:
-        stored = {str(i) for i in (await conn.execute(sa.select(leads.c.id))).scalars()}
-    await engine.dispose()
+    stored, handoffs = await _stored_then_handed_off(service, db_url, env, kafka, acknowledged)
     assert acknowledged <= stored
-    service.start()  # the relay publishes what the stopped process left in the outbox
-    try:
-        handoffs = await consume(
-            kafka.bootstrap,
-            [env["LEADROUTER_TOPIC_HANDOFF"]],
-            lambda got: {m["key"] for m in got} >= acknowledged,
-            timeout=60,
-        )
-    finally:
-        service.stop()
     ours = [m for m in handoffs if m["key"] in acknowledged]
     assert {m["key"] for m in ours} == acknowledged
     ids = [m["event"]["id"] for m in ours]
