@@ -364,3 +364,28 @@ async def test_health_readiness_and_metrics(db_url: str, agreement_file: Path) -
     # the SLA counters exist from start-up for every queue and every obligation of the agreement
     for obligation in ("first_touch", "attempts", "decision"):
         assert f'leadrouter_sla_breaches_total{{obligation="{obligation}",queue="smb"}}' in exposition
+
+
+async def test_hostile_bodies_are_refused_by_shape_and_store_nothing(
+    db_url: str, agreement_file: Path, uow: UnitOfWork
+) -> None:
+    """Request limits beyond the byte size: nesting depth, list length, key count, string length."""
+    head = '{"source": "x", "external_id": "1", "email": "a@b.co", '
+    bodies = {
+        "deep": head + '"attributes": {"k": ' + "[" * 5000 + "]" * 5000 + "}}",
+        "wide": head + '"attributes": {"k": [' + ",".join(["1"] * 5000) + "]}}",
+        "many keys": head + '"attributes": {' + ",".join(f'"k{i}": 1' for i in range(3000)) + "}}",
+        "long string": head + '"company": "' + "x" * 5000 + '"}',
+    }
+    async with app_client(_settings(db_url, agreement_file)) as (client, _):
+        answers = {
+            name: await client.post(
+                "/v1/leads", content=body.encode(), headers={"content-type": "application/json"}
+            )
+            for name, body in bodies.items()
+        }
+    assert {name: answer.status_code for name, answer in answers.items()} == {
+        "deep": 400, "wide": 422, "many keys": 422, "long string": 422,
+    }  # fmt: skip
+    assert answers["long string"].json()["errors"][0]["field"] == "company"
+    assert await _count(uow, leads) == 0
