@@ -213,6 +213,14 @@ def _decoder(column: sa.Column[Any], dialect: str) -> Decoder:
     return _same  # JSON: SQLAlchemy's asyncpg codecs on the connection already decode it
 
 
+CHUNK = 500  # keeps IN lists and executemany batches well under driver limits
+
+
+def chunks(items: Sequence[Any]) -> list[Sequence[Any]]:
+    """``items`` in slices of at most ``CHUNK``."""
+    return [items[start : start + CHUNK] for start in range(0, len(items), CHUNK)]
+
+
 @functools.cache
 def _in_marks(count: int) -> str:
     return ", ".join("?" * count)

@@ -18,11 +18,18 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from router.sla import FIRST_TOUCH, LIVE_STATES
-from services.db.bulk import STATEMENTS, BulkSelect, RowDecoder, column_encoder, fetch_driver, insert_columns
+from services.db.bulk import (
+    STATEMENTS,
+    BulkSelect,
+    RowDecoder,
+    chunks,
+    column_encoder,
+    fetch_driver,
+    insert_columns,
+)
 from services.db.tables import pending_escalations, sla_clocks
 
 Row = dict[str, Any]
-_CHUNK = 500  # keeps IN lists and executemany batches well under driver limits
 
 # ``state || ''`` keeps the "still open" guard off the (state, check_at) index: without statistics,
 # SQLite's planner takes ``state = 'open'`` for a selective index term and scanned every open clock
@@ -35,10 +42,6 @@ _FEEDBACK_COLUMNS = (
     "state", "closed_at", "due_at", "warn_at", "check_at", "paused_at", "paused_seconds", "attempts_made",
     "fulfilled_at",
 )  # fmt: skip
-
-
-def _chunks(items: Sequence[Any]) -> list[Sequence[Any]]:
-    return [items[start : start + _CHUNK] for start in range(0, len(items), _CHUNK)]
 
 
 async def insert_clocks(conn: AsyncConnection, rows: list[Row]) -> None:
@@ -54,7 +57,7 @@ async def feedback_clocks_of(conn: AsyncConnection, lead_ids: Sequence[uuid.UUID
     late_touch = sa.and_(
         sla_clocks.c.obligation == FIRST_TOUCH, _BREACHED, sla_clocks.c.fulfilled_at.is_(None)
     )
-    for chunk in _chunks(sorted(set(lead_ids))):
+    for chunk in chunks(sorted(set(lead_ids))):
         query = (
             sa.select(sla_clocks)
             .where(sla_clocks.c.lead_id.in_(chunk), sa.or_(LIVE, late_touch))
@@ -85,7 +88,7 @@ async def save_clocks(conn: AsyncConnection, clocks: list[Row]) -> None:
 
 
 # What an escalation needs of a breached clock.
-_ESCALATED = ("id", "lead_id", "obligation", "queue", "rep_id", "due_at", "state")
+_ESCALATED = ("id", "lead_id", "obligation", "queue", "rep_id", "due_at")
 # What the worker's events and escalations need of a claimed clock.
 _CLAIMED = (
     "id", "lead_id", "obligation", "queue", "rep_id", "started_at", "due_at", "warn_at", "calendar",
@@ -176,7 +179,7 @@ async def breach_numbers(conn: AsyncConnection, clocks: Sequence[Row]) -> dict[u
     same whenever it is asked, so escalations that run late or out of order count the same."""
     wanted = {(clock["lead_id"], clock["obligation"]) for clock in clocks}
     breached: dict[tuple[uuid.UUID, str], list[tuple[datetime, uuid.UUID]]] = {}
-    for chunk in _chunks(list({lead_id for lead_id, _ in wanted})):
+    for chunk in chunks(list({lead_id for lead_id, _ in wanted})):
         # Looked up per lead, not grouped: for a GROUP BY SQLite's planner walked the whole lead_id
         # index (3 s per 500 breaches at 1M clocks).
         query = sa.select(

@@ -5,24 +5,19 @@ from __future__ import annotations
 import functools
 import hashlib
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.db.bulk import STATEMENTS, BulkSelect, fetch_driver, insert_columns
+from router.sla import OBLIGATIONS
+from services.db.bulk import STATEMENTS, BulkSelect, chunks, fetch_driver, insert_columns
 from services.db.clocks import LIVE
 from services.db.tables import decisions, lead_events, leads, outbox, sla_clocks
 
 Row = dict[str, Any]
-_CHUNK = 500  # keeps IN lists and executemany batches well under driver limits
-
-
-def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), _CHUNK):
-        yield items[start : start + _CHUNK]
 
 
 @functools.cache
@@ -51,7 +46,7 @@ async def find_events(conn: AsyncConnection, keys: Sequence[str]) -> dict[str, R
     """Already recorded inbound events by key: their request hash and first response."""
     found: dict[str, Row] = {}
     select = _select("events", conn.dialect.name)
-    for chunk in _chunks(list(set(keys))):
+    for chunk in chunks(list(set(keys))):
         for row in await select.fetch(conn, chunk):
             found[row["event_key"]] = row
     return found
@@ -74,7 +69,7 @@ async def leads_by_external_id(
     rows: list[Row] = []
     select = _select("leads_by_external_id", conn.dialect.name, lock=lock)
     for source, external_ids in by_source.items():
-        for chunk in _chunks(sorted(external_ids)):
+        for chunk in chunks(sorted(external_ids)):
             rows += await select.fetch(conn, chunk, source)
     return rows
 
@@ -83,7 +78,7 @@ async def leads_by_email(conn: AsyncConnection, emails: Sequence[str], *, lock: 
     """Leads with the given (normalised) e-mails, oldest first (``lock``: FOR UPDATE on PostgreSQL)."""
     rows: list[Row] = []
     select = _select("leads_by_email", conn.dialect.name, lock=lock)
-    for chunk in _chunks(sorted(set(emails))):
+    for chunk in chunks(sorted(set(emails))):
         rows += await select.fetch(conn, chunk)
     return sorted(rows, key=lambda row: (row["created_at"], row["id"]))
 
@@ -106,7 +101,7 @@ async def leads_by_id(conn: AsyncConnection, ids: Sequence[uuid.UUID], *, lock: 
     """Leads with the given ids (``lock``: FOR UPDATE on PostgreSQL)."""
     rows: list[Row] = []
     select = _select("leads_by_id", conn.dialect.name, lock=lock)
-    for chunk in _chunks(sorted(set(ids))):
+    for chunk in chunks(sorted(set(ids))):
         rows += await select.fetch(conn, chunk)
     return rows
 
@@ -147,7 +142,9 @@ async def insert_outbox(conn: AsyncConnection, rows: list[Row]) -> None:
 
 # A handoff's clocks in the agreement's order: first touch, attempts, decision.
 _OBLIGATION_ORDER = sa.case(
-    {"first_touch": 0, "attempts": 1, "decision": 2}, value=sla_clocks.c.obligation, else_=3
+    {name: rank for rank, name in enumerate(OBLIGATIONS)},
+    value=sla_clocks.c.obligation,
+    else_=len(OBLIGATIONS),
 )
 
 
@@ -193,7 +190,7 @@ async def unpublished(conn: AsyncConnection, limit: int) -> list[Row]:
 
 async def mark_published(conn: AsyncConnection, ids: Sequence[int], at: datetime) -> None:
     """Record that outbox rows reached the broker."""
-    for chunk in _chunks(list(ids)):
+    for chunk in chunks(list(ids)):
         await conn.execute(outbox.update().where(outbox.c.id.in_(chunk)).values(published_at=at))
 
 
@@ -258,7 +255,7 @@ async def lead_detail(conn: AsyncConnection, lead_id: uuid.UUID) -> Row | None:
 async def account_owners(conn: AsyncConnection, keys: Sequence[str]) -> dict[tuple[str, str], str]:
     """``(account key, queue) -> owner``: the owner of each account's most recently updated lead per queue."""
     owners: dict[tuple[str, str], str] = {}
-    for chunk in _chunks(sorted(set(keys))):
+    for chunk in chunks(sorted(set(keys))):
         query = (
             sa.select(leads.c.account_key, leads.c.queue, leads.c.owner)
             .where(leads.c.account_key.in_(chunk), leads.c.owner.is_not(None), leads.c.queue.is_not(None))
