@@ -35,7 +35,7 @@ from services.db import rep_load
 from services.db import repositories as repo
 from services.events import handoff_event_data, outbox_row
 from services.settings import Settings
-from services.sla_clocks import handoff_clocks, new_clock
+from services.sla_clocks import handoff_clocks, start_clock
 
 # ``mark_rep_unavailable`` lasts until someone sets the rep available again (PUT .../availability).
 UNTIL_SET_AVAILABLE = datetime(9999, 12, 31, tzinfo=UTC)
@@ -179,12 +179,10 @@ class Escalator:
             self._leaving.append(lead["id"])
             started = handoff_clocks(self.agreement, lead["id"], queue, rep, self.now)
         else:  # a new owner in the same queue: a new clock for what was missed; the others follow
-            times = self.agreement.deadline_clock(clock["obligation"], self.now, rep)
-            started = [] if times is None else [new_clock(
-                lead_id=lead["id"], obligation=clock["obligation"], queue=queue, rep_id=rep,
-                started_at=self.now, times=times, agreement_version=self.agreement.version,
-                attempts_required=self.agreement.attempts_required,
-            )]  # fmt: skip
+            restarted = start_clock(
+                self.agreement, clock["obligation"], lead_id=lead["id"], queue=queue, rep_id=rep, now=self.now
+            )
+            started = [restarted] if restarted is not None else []
         self._clocks += started
         due = next((c["due_at"] for c in started if c["obligation"] == FIRST_TOUCH), None)
         cause = f"escalation:{clock['id']}"

@@ -29,24 +29,26 @@ def clock_columns(times: ClockTimes) -> Row:
     }  # fmt: skip
 
 
-def new_clock(
+def start_clock(
+    agreement: CompiledAgreement,
+    obligation: str,
     *,
     lead_id: uuid.UUID,
-    obligation: str,
-    queue: str | None,
+    queue: str,
     rep_id: str | None,
-    started_at: datetime,
-    times: ClockTimes,
-    agreement_version: str,
-    attempts_required: int | None = None,
-) -> Row:
-    """An open clock row for ``obligation`` of a lead, started at ``started_at``."""
+    now: datetime,
+) -> Row | None:
+    """An open clock row for ``obligation`` started now, on the rep's calendar (or the obligation's, or
+    the wall clock); None if the agreement has no such obligation."""
+    times = agreement.deadline_clock(obligation, now, rep_id)
+    if times is None:
+        return None
+    required = agreement.attempts_required if obligation == ATTEMPTS else None
     return {
         "id": uuid7(), "lead_id": lead_id, "obligation": obligation, "queue": queue, "rep_id": rep_id,
-        "state": "open", "started_at": started_at, "closed_at": None, "agreement_version": agreement_version,
+        "state": "open", "started_at": now, "closed_at": None, "agreement_version": agreement.version,
         "warned_at": None, "paused_at": None, "paused_seconds": 0.0, "attempts_made": 0,
-        "attempts_required": attempts_required if obligation == ATTEMPTS else None, "fulfilled_at": None,
-        **clock_columns(times),
+        "attempts_required": required, "fulfilled_at": None, **clock_columns(times),
     }  # fmt: skip
 
 
@@ -54,19 +56,12 @@ def handoff_clocks(
     agreement: CompiledAgreement, lead_id: uuid.UUID, queue: str, rep_id: str | None, now: datetime
 ) -> list[Row]:
     """The clocks a handoff starts: one per obligation of the agreement (first touch, then attempts
-    and decision where it sets them), on the rep's calendar (or the obligation's, or the wall clock)."""
-    clocks = []
-    for obligation in agreement.deadlines:
-        times = agreement.deadline_clock(obligation, now, rep_id)
-        assert times is not None  # a key of agreement.deadlines
-        clocks.append(
-            new_clock(
-                lead_id=lead_id, obligation=obligation, queue=queue, rep_id=rep_id, started_at=now,
-                times=times, agreement_version=agreement.version,
-                attempts_required=agreement.attempts_required,
-            )
-        )  # fmt: skip
-    return clocks
+    and decision where it sets them)."""
+    started = (
+        start_clock(agreement, obligation, lead_id=lead_id, queue=queue, rep_id=rep_id, now=now)
+        for obligation in agreement.deadlines
+    )
+    return [clock for clock in started if clock is not None]
 
 
 def give_to_rep(clocks: list[Row], agreement: CompiledAgreement, rep_id: str, now: datetime) -> None:

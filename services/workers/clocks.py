@@ -137,14 +137,11 @@ class ClockWorker(BackgroundWorker):
             escalating = [clock for clock in breached if agreement.escalates(clock["obligation"])]
             await clock_repo.queue_escalations(conn, escalating)
         self._escalations_queued = self._escalations_queued or bool(escalating)
-        for (queue, obligation), count in Counter(
-            (c["queue"] or "", c["obligation"]) for c in warned
-        ).items():
-            metrics.SLA_WARNINGS.labels(queue, obligation).inc(count)
-        for (queue, obligation), count in Counter(
-            (c["queue"] or "", c["obligation"]) for c in breached
-        ).items():
-            metrics.SLA_BREACHES.labels(queue, obligation).inc(count)
+        for counter, clocks in ((metrics.SLA_WARNINGS, warned), (metrics.SLA_BREACHES, breached)):
+            for (queue, obligation), count in Counter(
+                (c["queue"] or "", c["obligation"]) for c in clocks
+            ).items():
+                counter.labels(queue, obligation).inc(count)
         for clock in breached:
             metrics.SLA_DETECTION_LAG.observe(max(0.0, (now - clock["due_at"]).total_seconds()))
         if events:
