@@ -50,6 +50,7 @@ from services.agreement_lifecycle import ActiveAgreement, AgreementLifecycle  # 
 from services.clock import utcnow  # noqa: E402
 from services.db import clocks as clock_repo  # noqa: E402
 from services.db import repositories as repo  # noqa: E402
+from services.db.bulk import column_encoder  # noqa: E402
 from services.db.engine import create_engine  # noqa: E402
 from services.db.tables import outbox, sla_clocks  # noqa: E402
 from services.db.uow import UnitOfWork  # noqa: E402
@@ -275,11 +276,12 @@ def sqlite_write_floor(workdir: Path, due_count: int, batch: int) -> dict[str, A
     for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON", "cache_size=-65536"):
         db.execute(f"PRAGMA {pragma}")
     now = utcnow()
+    sqlite_time = column_encoder(sla_clocks.c.due_at, "sqlite")  # as the service stores timestamps
     lead = _lead(0, now)
     clocks = [
         _clock(lead["id"], now - timedelta(hours=1), now - timedelta(seconds=1)) for _ in range(due_count)
     ]
-    stamp = _sqlite_time(now)
+    stamp = sqlite_time(now)
     db.execute(
         "INSERT INTO leads (id, source, external_id, email, profile, activity_counts, stage, fit_score,"
         " engagement_score, created_at, updated_at, engagement_weights) VALUES (?, 'bench', 'l0',"
@@ -289,8 +291,8 @@ def sqlite_write_floor(workdir: Path, due_count: int, batch: int) -> dict[str, A
     db.executemany(
         "INSERT INTO sla_clocks (id, lead_id, obligation, queue, rep_id, state, started_at, due_at,"
         " agreement_version, check_at) VALUES (?, ?, 'first_touch', 'smb', 'rep-1', 'open', ?, ?, 'b@1', ?)",
-        [(c["id"].hex, lead["id"].hex, _sqlite_time(c["started_at"]), _sqlite_time(c["due_at"]),
-          _sqlite_time(c["due_at"])) for c in clocks],
+        [(c["id"].hex, lead["id"].hex, sqlite_time(c["started_at"]), sqlite_time(c["due_at"]),
+          sqlite_time(c["due_at"])) for c in clocks],
     )  # fmt: skip
     event = orjson.dumps(
         outbox_row(
@@ -325,10 +327,6 @@ def sqlite_write_floor(workdir: Path, due_count: int, batch: int) -> dict[str, A
         "fire_per_s": round(fired / elapsed),
         "us_per_breach": round(elapsed / fired * 1e6, 1),
     }
-
-
-def _sqlite_time(value: datetime) -> str:
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
 
 def main() -> int:
