@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     )
     relay_batch_size: int = Field(default=500, ge=1)
     relay_poll_seconds: float = Field(default=1.0, gt=0, description="Longest wait between outbox scans")
+    relay_drain_seconds: float = Field(
+        default=5.0, ge=0, description="On shutdown, how long the relay goes on publishing the outbox"
+    )
     clock_batch_size: int = Field(default=500, ge=1)
     clock_poll_seconds: float = Field(default=1.0, gt=0, description="Longest wait between due-clock scans")
     clock_min_wait_seconds: float = Field(

@@ -160,9 +160,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         if feedback is not None:
-            await (
-                feedback.stop()
-            )  # first: what it consumed is committed (or consumed again) before the writer stops
+            # First: what it consumed is committed (or consumed again) before the writer stops.
+            await feedback.stop()
         await committer.stop()
         for worker in (waiting_worker, clock_worker, relay):
             if worker is not None:

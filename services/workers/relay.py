@@ -31,6 +31,7 @@ log = structlog.get_logger(__name__)
 _ADVISORY_LOCK_KEY = 0x6C7260  # "lr`": the outbox relay's lock
 _MAX_BACKOFF_SECONDS = 5.0
 _BACKLOG_COUNT_SECONDS = 1.0
+_REQUEST_TIMEOUT_MS = 15_000
 
 
 def create_producer(settings: Settings) -> AIOKafkaProducer:
@@ -43,7 +44,7 @@ def create_producer(settings: Settings) -> AIOKafkaProducer:
         linger_ms=5,
         max_batch_size=1024 * 1024,
         max_request_size=4 * 1024 * 1024,
-        request_timeout_ms=15_000,
+        request_timeout_ms=_REQUEST_TIMEOUT_MS,
         retry_backoff_ms=200,
     )
 
@@ -61,15 +62,28 @@ class OutboxRelay(BackgroundWorker):
         self._producer: AIOKafkaProducer | None = None
         self._wake = asyncio.Event()
         self._counted_at = float("-inf")  # monotonic time the backlog was last counted
+        self._drain_until: float | None = None  # set by stop(): publish until then, then end
 
     def wake(self) -> None:
         """Tell the relay new rows were committed."""
         self._wake.set()
 
     async def stop(self) -> None:
-        """Stop publishing (rows not yet acknowledged stay in the outbox) and close the producer."""
+        """Stop cleanly: finish the batch being sent (so a restart does not send it again), go on
+        publishing the outbox for up to ``relay_drain_seconds``, then close the producer. Rows not
+        yet acknowledged stay in the outbox for the next start."""
+        self._drain_until = time.monotonic() + self._settings.relay_drain_seconds
+        self._wake.set()
+        if self._task is not None:
+            # A batch in flight waits at most the producer's request timeout for its acks.
+            limit = self._settings.relay_drain_seconds + _REQUEST_TIMEOUT_MS / 1000
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._task), limit)
         await super().stop()
         await self._close_producer()
+
+    def _stopping(self) -> bool:
+        return self._drain_until is not None
 
     async def broker_reachable(self) -> bool:
         """Whether the broker answers a metadata request within two seconds."""
@@ -89,7 +103,7 @@ class OutboxRelay(BackgroundWorker):
 
     async def _run(self) -> None:
         backoff = 0.1
-        while True:
+        while self._drain_until is None or time.monotonic() < self._drain_until:
             try:
                 if self._producer is None:
                     producer = create_producer(self._settings)
@@ -107,6 +121,9 @@ class OutboxRelay(BackgroundWorker):
                 raise
             except Exception as error:
                 metrics.OUTBOX_PUBLISH_FAILURES.inc()
+                if self._stopping():
+                    log.warning("relay.stopped_with_backlog", error=type(error).__name__)
+                    return
                 log.warning(
                     "relay.retrying", error=type(error).__name__, detail=str(error)[:300], backoff=backoff
                 )
@@ -115,6 +132,8 @@ class OutboxRelay(BackgroundWorker):
                 continue
             if full:
                 continue
+            if self._stopping():
+                return  # the outbox is drained
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._settings.relay_poll_seconds)

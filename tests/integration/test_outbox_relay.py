@@ -11,8 +11,12 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
+from services.clock import utcnow
+from services.db import repositories as repo
 from services.db.tables import outbox
+from services.db.uow import UnitOfWork
 from services.settings import Settings
+from services.workers.relay import OutboxRelay
 from tests.support.app import app_client, runtime_of
 from tests.support.components import KafkaBroker, running_broker
 from tests.support.kafka import consume
@@ -122,3 +126,45 @@ async def test_broker_outage_keeps_ingest_up_and_backlog_drains(
             rows = await _outbox_rows(app)
     assert {m["event"]["id"] for m in messages} >= backlog_ids
     assert all(r["published_at"] is not None for r in rows)
+
+
+async def _unpublished(uow: UnitOfWork) -> int:
+    async with uow.read() as conn:
+        return await repo.count_unpublished(conn)
+
+
+async def test_a_stop_finishes_the_batch_in_flight_then_drains_the_outbox(
+    uow: UnitOfWork, db_url: str, agreement_file: Path, kafka: KafkaBroker
+) -> None:
+    """Stopped mid-stream, the relay marks what the broker acknowledged and publishes the rest within
+    its drain time: nothing is left for a restart to send a second time."""
+    settings = _settings(db_url, agreement_file, kafka.bootstrap).model_copy(update={"relay_batch_size": 50})
+    event_ids = [str(uuid.uuid4()) for _ in range(5000)]
+    now = utcnow()
+    rows = [
+        {
+            "event_id": i,
+            "topic": settings.topic_handoff,
+            "key": i,
+            "type": "test",
+            "event": {"id": i},
+            "created_at": now,
+            "published_at": None,
+        }
+        for i in event_ids
+    ]
+    async with uow.transaction() as conn:
+        await repo.insert_outbox(conn, rows)
+    relay = OutboxRelay(uow, settings, utcnow)
+    relay.start()
+    while await _unpublished(uow) == len(event_ids):
+        await asyncio.sleep(0.005)
+    left_at_stop = await _unpublished(uow)
+    await relay.stop()
+    assert left_at_stop > 0  # the stop came while the relay was publishing
+    assert await _unpublished(uow) == 0
+    # Every message is on the broker already (acks=all): read for 3 s, or until one too many arrives.
+    messages = await consume(
+        kafka.bootstrap, [settings.topic_handoff], lambda got: len(got) > len(event_ids), timeout=3
+    )
+    assert sorted(m["event"]["id"] for m in messages) == sorted(event_ids)
