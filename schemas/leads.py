@@ -49,16 +49,10 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", str_max_length=2000)
 
 
-class LeadIn(_Body):
-    """A lead created or updated by a CRM or form: unique per (source, external_id)."""
+class LeadProfile(_Body):
+    """A lead's profile fields, each optional: what one CRM change may carry (see webhooks)."""
 
-    source: Key = Field(description="System the lead comes from, e.g. hubspot, salesforce, webform")
-    external_id: Key = Field(description="The lead's id in the source system")
-    event_id: Key | None = Field(
-        default=None, description="Id of this event at the source; replays with the same id change nothing"
-    )
-    occurred_at: AwareDatetime | None = None
-    email: Email
+    email: Email | None = None
     first_name: ShortText | None = None
     last_name: ShortText | None = None
     phone: ShortText | None = None
@@ -85,6 +79,18 @@ class LeadIn(_Body):
         default=None, description="Stage the source asserts; the lead's stage is at least this"
     )
     attributes: dict[Key, AttributeValue] = Field(default_factory=dict, max_length=100)
+
+
+class LeadIn(LeadProfile):
+    """A lead created or updated by a CRM or form: unique per (source, external_id)."""
+
+    source: Key = Field(description="System the lead comes from, e.g. hubspot, salesforce, webform")
+    external_id: Key = Field(description="The lead's id in the source system")
+    event_id: Key | None = Field(
+        default=None, description="Id of this event at the source; replays with the same id change nothing"
+    )
+    occurred_at: AwareDatetime | None = None
+    email: Email
 
 
 class ActivityIn(_Body):

@@ -63,7 +63,16 @@ def serve(
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         metrics_dir = tempfile.mkdtemp(prefix="leadrouter-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
-    Settings()  # fail fast on invalid configuration, before forking workers
+    settings = Settings()  # fail fast on invalid configuration, before forking workers
+    if settings.webhooks_path is not None:
+        from services.webhooks.config import load_webhook_sources  # noqa: PLC0415
+        from services.yaml_documents import DocumentError  # noqa: PLC0415
+
+        try:
+            load_webhook_sources(settings.webhooks_path)
+        except DocumentError as error:
+            typer.echo(f"invalid webhook sources file:\n{error}", err=True)
+            raise typer.Exit(2) from None
     try:
         uvicorn.run(
             "services.api.app:create_app",

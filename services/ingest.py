@@ -26,10 +26,12 @@ from router.stages import DISQUALIFIED, reached, recycle
 from schemas.events import LEAD_HANDED_OFF, LEAD_RECYCLED, LEAD_STAGE_CHANGED, LEAD_UNASSIGNED
 from schemas.leads import ActivityIn, FeedbackIn, LeadIn
 from schemas.problems import FieldError
+from schemas.webhooks import ContactChange, WebhookDelivery
 from services.agreement_lifecycle import ActiveAgreement
 from services.assignment import BatchAssigner, skipped_reasons
 from services.db import clocks as clock_repo
 from services.db import repositories as repo
+from services.db import webhooks as webhook_repo
 from services.errors import DomainError
 from services.events import handoff_event_data, outbox_row
 from services.ids import uuid7
@@ -71,7 +73,17 @@ class RecordFeedback:
     raw: bytes
 
 
-Command = UpsertLead | RecordActivity | RecordFeedback
+@dataclass(frozen=True, slots=True)
+class ApplyDelivery:
+    """Apply a verified CRM webhook delivery: every change upserts its lead, all in this transaction."""
+
+    body: WebhookDelivery
+    event_key: str  # webhook:<source>:<delivery id>
+    request_hash: str
+    raw: bytes
+
+
+Command = UpsertLead | RecordActivity | RecordFeedback | ApplyDelivery
 
 
 @dataclass(slots=True)
@@ -135,6 +147,16 @@ class _Pending:
     status: int
 
 
+@dataclass(slots=True)
+class _Delivery:
+    """A delivery applied in this batch: per change, its lead's result, or the outcome recorded
+    before (a change applied already), or ``None`` (a record kept until its e-mail arrives)."""
+
+    command: ApplyDelivery
+    changes: list[tuple[ContactChange, _Pending | dict[str, Any] | None]]
+    duplicate: bool = False
+
+
 class IngestBatch:
     """Applies commands with one agreement and one ``now`` inside the caller's transaction.
 
@@ -178,38 +200,63 @@ class _Run:
         self.events: list[tuple[_Pending, dict[str, Any]]] = []
         self.effects = BatchEffects()
         self._replies: dict[int, Reply] = {}
+        self.known: dict[str, dict[str, Any]] = {}
+        # CRM records without an e-mail yet: their kept fields, and those that became leads
+        self.waiting: dict[tuple[str, str], dict[str, Any]] = {}
+        self.waiting_done: set[tuple[str, str]] = set()
+        self.deliveries: list[_Delivery] = []
 
     async def execute(self) -> tuple[list[Reply | DomainError], BatchEffects]:
         await self._load()
-        known = await repo.find_events(self.conn, [c.event_key for c in self.commands])
-        first_in_batch: dict[str, _Pending | DomainError] = {}
-        results = [self._one(command, known, first_in_batch) for command in self.commands]
+        deliveries = [c for c in self.commands if isinstance(c, ApplyDelivery)]
+        keys = [c.event_key for c in self.commands if not isinstance(c, ApplyDelivery)]
+        keys += [change_key(c, index) for c in deliveries for index in range(len(c.body.changes))]
+        self.known = await repo.find_events(self.conn, keys)
+        if deliveries:
+            self.known |= await webhook_repo.find_deliveries(self.conn, [c.event_key for c in deliveries])
+        first_in_batch: dict[str, _Pending | _Delivery | DomainError] = {}
+        results = [self._one(command, first_in_batch) for command in self.commands]
         await self._assign_reps()
         replies = [self._reply(r) for r in results]
-        self._replies = {
-            id(r): reply for r, reply in zip(results, replies, strict=True) if isinstance(reply, Reply)
-        }
+        self._replies.update(
+            {id(r): reply for r, reply in zip(results, replies, strict=True) if isinstance(reply, Reply)}
+        )
         await self._write()
         return replies, self.effects
 
     # --- loading --------------------------------------------------------------------------------
 
     async def _load(self) -> None:
-        upserts = [c.body for c in self.commands if isinstance(c, UpsertLead)]
-        pairs = [(body.source, body.external_id) for body in upserts]
-        ids = [c.lead_id for c in self.commands if not isinstance(c, UpsertLead)]
-        if upserts:
+        records: list[tuple[str, str, str | None]] = [
+            (c.body.source, c.body.external_id, c.body.email)
+            for c in self.commands
+            if isinstance(c, UpsertLead)
+        ]
+        records += [
+            (c.body.source, change.external_id, change.fields.email)
+            for c in self.commands
+            if isinstance(c, ApplyDelivery)
+            for change in c.body.changes
+        ]
+        ids = [c.lead_id for c in self.commands if isinstance(c, RecordActivity | RecordFeedback)]
+        if records:
             # One person is one lead: a new (source, external id) with a known e-mail updates that lead.
             # On PostgreSQL the e-mails are locked first, so two replicas cannot both create it.
-            await repo.lock_emails(self.conn, [body.email for body in upserts])
+            await repo.lock_emails(self.conn, [email for _, _, email in records if email])
+            pairs = [(source, external_id) for source, external_id, _ in records]
             for row in await repo.leads_by_external_id(self.conn, pairs, lock=True):
                 self._remember(_Lead(row, is_new=False))
             unmatched = [
-                body.email for body in upserts if (body.source, body.external_id) not in self.by_external
+                email
+                for source, external_id, email in records
+                if email and (source, external_id) not in self.by_external
             ]
             for row in await repo.leads_by_email(self.conn, unmatched, lock=True) if unmatched else []:
                 if row["id"] not in self.by_id:
                     self._remember(_Lead(row, is_new=False))
+            if any(isinstance(c, ApplyDelivery) for c in self.commands):
+                unknown = [pair for pair in pairs if pair not in self.by_external]
+                self.waiting = await webhook_repo.waiting_contacts(self.conn, unknown) if unknown else {}
         missing = [i for i in ids if i not in self.by_id]
         for row in await repo.leads_by_id(self.conn, missing, lock=True) if missing else []:
             self._remember(_Lead(row, is_new=False))
@@ -226,21 +273,24 @@ class _Run:
     # --- per command ----------------------------------------------------------------------------
 
     def _one(
-        self,
-        command: Command,
-        known: dict[str, dict[str, Any]],
-        first_in_batch: dict[str, _Pending | DomainError],
-    ) -> _Pending | Reply | DomainError:
+        self, command: Command, first_in_batch: dict[str, _Pending | _Delivery | DomainError]
+    ) -> _Pending | _Delivery | Reply | DomainError:
         key = command.event_key
-        if key in known:
-            return self._replay(command, known[key]["request_hash"], known[key]["response"])
+        if key in self.known:
+            return self._replay(command, self.known[key]["request_hash"], self.known[key]["response"])
         if key in first_in_batch:
             first = first_in_batch[key]
             if isinstance(first, DomainError):
                 return first
             if first.command.request_hash != command.request_hash:
                 return _key_reused(key)
+            if isinstance(first, _Delivery):
+                return _Delivery(first.command, first.changes, duplicate=True)
             return _Pending(command, first.lead, "duplicate", first.stage, first.queue, first.status)
+        if isinstance(command, ApplyDelivery):
+            delivery = first_in_batch[key] = self._delivery(command)
+            self.deliveries.append(delivery)
+            return delivery
         try:
             pending = self._apply(command)
         except DomainError as error:
@@ -256,7 +306,7 @@ class _Run:
         body = response["body"]
         return Reply(response["status"], body, _source_of(command), _kind(command), "duplicate", True)
 
-    def _apply(self, command: Command) -> _Pending:
+    def _apply(self, command: UpsertLead | RecordActivity | RecordFeedback) -> _Pending:
         if isinstance(command, UpsertLead):
             return self._upsert(command)
         lead = self.by_id.get(command.lead_id)
@@ -310,6 +360,43 @@ class _Run:
             outcome, status = "updated", 200
         self._evaluate(lead, command.event_key, body.stage)
         return self._pending(command, lead, outcome, status)
+
+    def _delivery(self, command: ApplyDelivery) -> _Delivery:
+        """Apply each change in order: a record with a lead (or, now, an e-mail) upserts it; one
+        without stays waiting, its fields merged, until a change brings the e-mail."""
+        source = command.body.source
+        changes: list[tuple[ContactChange, _Pending | dict[str, Any] | None]] = []
+        for index, change in enumerate(command.body.changes):
+            key = change_key(command, index)
+            if key in self.known:  # applied before (the CRM resent it in another delivery)
+                changes.append((change, self.known[key]["response"]["body"]))
+                continue
+            pair = (source, change.external_id)
+            fields = change.fields.model_dump(exclude_unset=True)
+            lead = self.by_external.get(pair)
+            if lead is not None:
+                if not fields.get("email"):  # the e-mail cleared at the source: the lead keeps its own
+                    fields["email"] = lead.row["email"]
+            elif not fields.get("email"):
+                fields.pop("email", None)
+                self.waiting[pair] = {**self.waiting.get(pair, {}), **fields}
+                self.waiting_done.discard(pair)
+                changes.append((change, None))
+                continue
+            elif pair in self.waiting:
+                fields = {**self.waiting.pop(pair), **fields}
+                self.waiting_done.add(pair)
+            body = LeadIn.model_validate(
+                {**fields, "source": source, "external_id": change.external_id, "event_id": change.event_id,
+                 "occurred_at": change.occurred_at}
+            )  # fmt: skip
+            upsert = UpsertLead(
+                body, key, command.request_hash, change.model_dump_json(exclude_unset=True).encode()
+            )
+            pending = self._upsert(upsert)
+            self.events.append((pending, self._event_row(upsert, pending)))
+            changes.append((change, pending))
+        return _Delivery(command, changes)
 
     def _activity(self, command: RecordActivity, lead: _Lead) -> _Pending:
         row, activity = lead.row, command.body.type
@@ -554,7 +641,9 @@ class _Run:
 
     # --- replies and writes ---------------------------------------------------------------------
 
-    def _reply(self, result: _Pending | Reply | DomainError) -> Reply | DomainError:
+    def _reply(self, result: _Pending | _Delivery | Reply | DomainError) -> Reply | DomainError:
+        if isinstance(result, _Delivery):
+            return self._delivery_reply(result)
         if not isinstance(result, _Pending):
             return result
         command = result.command
@@ -572,6 +661,27 @@ class _Run:
         }
         replayed = result.outcome == "duplicate"
         return Reply(result.status, body, row["source"], _kind(command), result.outcome, replayed)
+
+    def _delivery_reply(self, delivery: _Delivery) -> Reply:
+        contacts = []
+        for change, result in delivery.changes:
+            if isinstance(result, _Pending):
+                reply = self._replies.get(id(result)) or self._reply(result)
+                assert isinstance(reply, Reply)
+                self._replies[id(result)] = reply
+                outcome = {**_contact_of(reply.body), "outcome": result.outcome}
+            elif result is None:
+                outcome = {"lead_id": None, "stage": None, "queue": None, "owner": None, "outcome": "pending"}
+            else:
+                outcome = {**_contact_of(result), "outcome": "duplicate"}
+            contacts.append({"external_id": change.external_id, **outcome})
+        command = delivery.command
+        body = {
+            "source": command.body.source, "delivery_id": command.body.delivery_id,
+            "event_key": command.event_key, "agreement_version": self.agreement.version, "contacts": contacts,
+        }  # fmt: skip
+        status = "duplicate" if delivery.duplicate else "accepted"
+        return Reply(200, body, command.body.source, "webhook", status, delivery.duplicate)
 
     def _event_row(self, command: Command, pending: _Pending) -> dict[str, Any]:
         return {
@@ -594,6 +704,8 @@ class _Run:
             reply = self._replies[id(pending)]
             row["response"] = {"status": reply.status, "body": reply.body}
         await repo.insert_events(self.conn, [row for _, row in self.events])
+        if self.deliveries:
+            await self._write_deliveries()
         await repo.insert_decisions(self.conn, self.decisions)
         await repo.insert_outbox(self.conn, self.outbox)
         await clock_repo.insert_clocks(self.conn, self.clocks)
@@ -604,15 +716,43 @@ class _Run:
         self.effects.first_touches = self.clock_feedback.first_touches
         self.effects.outbox_rows = len(self.outbox)
 
+    async def _write_deliveries(self) -> None:
+        rows = [
+            {
+                "delivery_key": delivery.command.event_key,
+                "request_hash": delivery.command.request_hash,
+                "response": {"status": reply.status, "body": reply.body},
+                "received_at": self.now,
+            }
+            for delivery in self.deliveries
+            for reply in [self._replies[id(delivery)]]
+        ]
+        await webhook_repo.insert_deliveries(self.conn, rows)
+        await webhook_repo.save_waiting_contacts(self.conn, self.waiting, self.waiting_done, self.now)
+
+
+def change_key(command: ApplyDelivery, index: int) -> str:
+    """The event key of a delivery's change: the CRM's event id, else the delivery and position."""
+    event_id = command.body.changes[index].event_id
+    if event_id is not None:
+        return f"webhook:{command.body.source}:event:{event_id}"
+    return f"{command.event_key}:{index}"
+
+
+def _contact_of(body: dict[str, Any]) -> dict[str, Any]:
+    return {name: body.get(name) for name in ("lead_id", "stage", "queue", "owner")}
+
 
 def _kind(command: Command) -> str:
     if isinstance(command, UpsertLead):
         return "lead"
+    if isinstance(command, ApplyDelivery):
+        return "webhook"
     return "activity" if isinstance(command, RecordActivity) else "feedback"
 
 
 def _source_of(command: Command) -> str:
-    return command.body.source if isinstance(command, UpsertLead) else "api"
+    return command.body.source if isinstance(command, UpsertLead | ApplyDelivery) else "api"
 
 
 def _key_reused(key: str) -> DomainError:

@@ -17,11 +17,12 @@ from pydantic import BaseModel, ValidationError
 
 from schemas.leads import ActivityIn, FeedbackIn, LeadIn
 from schemas.problems import FieldError
+from schemas.webhooks import WebhookDelivery
 from services.errors import DomainError
-from services.ingest import Command, RecordActivity, RecordFeedback, UpsertLead
+from services.ingest import ApplyDelivery, Command, RecordActivity, RecordFeedback, UpsertLead
 
 M = TypeVar("M", bound=BaseModel)
-RequestKind = Literal["lead", "activity", "feedback"]
+RequestKind = Literal["lead", "activity", "feedback", "webhook"]
 MAX_KEY_LENGTH = 128
 
 
@@ -74,6 +75,11 @@ def to_command(request: IngestRequest) -> Command:
         lead = parse_body(LeadIn, request.raw)
         return UpsertLead(
             lead, _key(f"lead:{lead.source}", lead.event_id, request, digest), digest, request.raw
+        )
+    if request.kind == "webhook":  # verified and mapped by the API process (services.webhooks)
+        delivery = parse_body(WebhookDelivery, request.raw)
+        return ApplyDelivery(
+            delivery, f"webhook:{delivery.source}:{delivery.delivery_id}", digest, request.raw
         )
     assert request.lead_id is not None
     if request.kind == "activity":

@@ -22,6 +22,11 @@ class Settings(BaseSettings):
     agreement_path: Path = Field(
         default=Path("deploy/agreements/example.yaml"), description="The active agreement file (YAML)"
     )
+    webhooks_path: Path | None = Field(
+        default=None,
+        description="The webhook sources file (YAML): CRMs allowed to post to /v1/webhooks/{source}; "
+        "unset = no webhook sources",
+    )
     kafka_bootstrap_servers: str | None = Field(
         default=None, description="Comma-separated host:port list; unset = Kafka publishing off"
     )

@@ -26,6 +26,7 @@ from services.api.routes_leads import ingest_router
 from services.api.routes_leads import router as leads_router
 from services.api.routes_ops import feed_router, ops_router
 from services.api.routes_routing import router as routing_router
+from services.api.routes_webhooks import router as webhooks_router
 from services.api.runtime import Committer, Runtime
 from services.clock import utcnow
 from services.db import rep_load
@@ -37,6 +38,7 @@ from services.ingest import BatchEffects, IngestBatch, Reply
 from services.logging import configure_logging
 from services.manual_actions import ManualActions
 from services.settings import Settings
+from services.webhooks.config import load_webhook_sources
 from services.workers.clocks import ClockWorker
 from services.workers.feedback import FeedbackConsumer
 from services.workers.relay import OutboxRelay
@@ -109,6 +111,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     uow = UnitOfWork(engine)
     text = read_agreement_file(settings.agreement_path)
     running_id = agreement_id_of(text, settings.agreement_path)
+    webhooks = load_webhook_sources(settings.webhooks_path) if settings.webhooks_path else {}
     active = ActiveAgreement(running_id)  # one cache of the compiled active version for this process
     agreements = AgreementLifecycle(uow, settings, running_id, utcnow)
     agreement = await agreements.install_file(settings.agreement_path, text)
@@ -140,7 +143,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     keys = KeyRing(uow, settings.api_keys)
     await keys.load()
     app.state.runtime = Runtime(
-        settings, uow, agreements, committer, relay, clock_worker, waiting_worker, manual, keys
+        settings, uow, agreements, committer, relay, clock_worker, waiting_worker, manual, keys, webhooks
     )
     for worker in (relay, clock_worker, waiting_worker, feedback):
         if worker is not None:
@@ -248,6 +251,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     problems.install(app)
     app.include_router(ingest_router)
     app.include_router(leads_router)
+    app.include_router(webhooks_router)
     app.include_router(agreements_router)
     app.include_router(routing_router)
     app.include_router(feed_router)

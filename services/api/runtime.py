@@ -15,6 +15,7 @@ from services.ingest import Reply
 from services.ingest_request import IngestRequest
 from services.manual_actions import ManualActions
 from services.settings import Settings
+from services.webhooks.config import WebhookSource
 from services.workers.clocks import ClockWorker
 from services.workers.relay import OutboxRelay
 from services.workers.waiting import WaitingLeadsWorker
@@ -53,3 +54,4 @@ class Runtime:
     waiting_worker: WaitingLeadsWorker | None
     manual: ManualActions
     keys: KeyRing
+    webhooks: dict[str, WebhookSource]

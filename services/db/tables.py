@@ -242,3 +242,22 @@ api_keys = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("revoked_at", UTCDateTime()),
 )
+
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column("delivery_key", sa.String(300), primary_key=True),  # webhook:<source>:<delivery id>
+    sa.Column("request_hash", sa.String(64), nullable=False),
+    sa.Column("response", _json(), nullable=False),
+    sa.Column("received_at", UTCDateTime(), nullable=False),
+)
+
+# CRM records not yet leads (no e-mail so far): their mapped fields, merged until the e-mail arrives.
+crm_contacts = sa.Table(
+    "crm_contacts",
+    metadata,
+    sa.Column("source", sa.String(128), primary_key=True),
+    sa.Column("external_id", sa.String(128), primary_key=True),
+    sa.Column("fields", _json(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)

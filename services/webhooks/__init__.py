@@ -1,0 +1,1 @@
+"""CRM webhooks: per-source signature checks, payload adapters and field mapping."""
