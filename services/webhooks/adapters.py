@@ -124,7 +124,7 @@ def _hubspot(payload: Any) -> tuple[str, list[RawRecord]]:
         else:
             continue  # deletions, merges, associations, other objects: not lead data
         occurred = datetime.fromtimestamp(event.occurredAt / 1000, UTC)
-        records.append(RawRecord(where, event.objectId, str(event.eventId), occurred, properties))
+        records.append(RawRecord(where, "objectId", event.objectId, str(event.eventId), occurred, properties))
     ids = ",".join(sorted(str(event.eventId) for event in events))
     return "events-" + hashlib.sha256(ids.encode()).hexdigest()[:40], records
 
@@ -140,7 +140,9 @@ def _salesforce(payload: Any, id_property: str) -> tuple[str, list[RawRecord]]:
         occurred = _datetime(stamp)
         event_id = f"{record_id}@{stamp}" if occurred is not None and isinstance(record_id, str) else None
         records.append(
-            RawRecord(where, record_id, event_id[:128] if event_id else None, occurred, properties)
+            RawRecord(
+                where, id_property, record_id, event_id[:128] if event_id else None, occurred, properties
+            )
         )
     return delivery.deliveryId, records
 
@@ -153,6 +155,7 @@ def _standard(payload: Any, id_property: str) -> list[RawRecord]:
     return [
         RawRecord(
             where or f"body.data.{index}",
+            id_property,
             item.get(id_property),
             None,
             occurred,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator
 
 from schemas.leads import LeadProfile
 from services.webhooks.signatures import standard_secret_problem
@@ -52,6 +52,11 @@ class FieldRule(BaseModel):
         raise ValueError(f"'{value}' is not a lead field; use one of {known} or attributes.<name>")
 
 
+def _rule_of(value: object) -> object:
+    """``email: email`` is short for ``email: {to: email}``."""
+    return {"to": value} if isinstance(value, str) else value
+
+
 class SourceConfig(BaseModel):
     """One CRM allowed to post to ``/v1/webhooks/<name>``."""
 
@@ -72,21 +77,16 @@ class SourceConfig(BaseModel):
     id_property: str | None = Field(
         default=None, min_length=1, description="The record id property (salesforce: Id, standard: id)"
     )
-    fields: dict[str, str | FieldRule] = Field(min_length=1, description="CRM property -> lead field")
+    fields: dict[str, Annotated[FieldRule, BeforeValidator(_rule_of)]] = Field(
+        min_length=1, description="CRM property -> lead field, or a rule {to, values, separator}"
+    )
     unmapped: Literal["ignore", "attributes"] = Field(
         default="ignore", description="What happens to properties not in fields"
     )
 
-    @field_validator("fields")
-    @classmethod
-    def _rules(cls, fields: dict[str, str | FieldRule]) -> dict[str, str | FieldRule]:
-        return {name: FieldRule(to=rule) if isinstance(rule, str) else rule for name, rule in fields.items()}
-
     def rule(self, name: str) -> FieldRule | None:
         """The rule for CRM property ``name``, if it is mapped."""
-        rule = self.fields.get(name)
-        assert rule is None or isinstance(rule, FieldRule)
-        return rule
+        return self.fields.get(name)
 
 
 class WebhooksDocument(BaseModel):

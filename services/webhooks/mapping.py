@@ -36,7 +36,8 @@ _LEAVE = object()  # a value the rule's ``values`` does not list: the field stay
 class RawRecord:
     """One CRM record's change as an adapter read it, before mapping."""
 
-    where: str  # where the record is in the body, for error paths: body[3], body.records[0] ...
+    where: str  # where the record is in the body, for error paths: body.3, body.records.0 ...
+    id_property: str  # the name of its id in the payload
     external_id: Any
     event_id: str | None
     occurred_at: datetime | None
@@ -81,20 +82,22 @@ def map_delivery(
 def _map_record(config: SourceConfig, record: RawRecord, errors: list[FieldError]) -> ContactChange | None:
     fields, origin, problems = _map_properties(config, record)
     if record.external_id is None or not isinstance(record.external_id, str | int):
-        problems.append(
-            FieldError(field=f"{record.where}.id", message="the record has no id", code="missing")
-        )
+        where = f"{record.where}.{record.id_property}"
+        problems.append(FieldError(field=where, message="the record has no id", code="missing"))
+    try:
+        profile = LeadProfile.model_validate(fields)
+    except ValidationError as error:
+        problems += _errors(error, record.where, origin)
     if problems:
         errors += problems
         return None
     try:
-        profile = LeadProfile.model_validate(fields)
         return ContactChange(
             external_id=str(record.external_id), event_id=record.event_id, occurred_at=record.occurred_at,
             fields=profile,
         )  # fmt: skip
     except ValidationError as error:
-        errors += _errors(error, record.where, origin)
+        errors += _errors(error, record.where, {"external_id": record.id_property})
         return None
 
 

@@ -14,6 +14,7 @@ import httpx
 import orjson
 import pytest
 import sqlalchemy as sa
+from pydantic import SecretStr
 from standardwebhooks import Webhook
 
 from services.db.tables import crm_contacts, lead_events, leads, webhook_deliveries
@@ -322,3 +323,18 @@ async def test_standard_webhooks_delivery_is_idempotent_by_webhook_id(settings: 
         changed = {**payload, "data": {**payload["data"], "employees": "9"}}
         assert (await post_standard(client, changed, webhook_id)).status_code == 409
         assert (await post_standard(client, changed, f"msg_{uuid.uuid4().hex}")).status_code == 200
+
+
+async def test_webhooks_authenticate_by_signature_not_by_api_key(settings: Settings) -> None:
+    """With API keys required on /v1, a signed delivery needs no key, and a key is no signature."""
+    keyed = settings.model_copy(update={"api_keys": [SecretStr("lr_static_key_for_tests")]})
+    payload = {"type": "lead.submitted", "data": {"id": "form-91", "email": "noor@example-corp.com"}}
+    async with app_client(keyed) as (client, _app):
+        assert (await client.get("/v1/reps")).status_code == 401  # keys are on
+        signed = await post_standard(client, payload, f"msg_{uuid.uuid4().hex}")
+        assert signed.status_code == 200, signed.text
+        unsigned = await client.post(
+            "/v1/webhooks/forms", json=payload, headers={"Authorization": "Bearer lr_static_key_for_tests"}
+        )
+        assert unsigned.status_code == 401
+        assert unsigned.json()["type"].endswith("/invalid-signature")
