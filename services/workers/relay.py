@@ -127,6 +127,7 @@ class OutboxRelay(BackgroundWorker):
                 log.warning(
                     "relay.retrying", error=type(error).__name__, detail=str(error)[:300], backoff=backoff
                 )
+                await self._report_backlog()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, _MAX_BACKOFF_SECONDS)
                 continue
@@ -152,18 +153,31 @@ class OutboxRelay(BackgroundWorker):
             if not rows:
                 metrics.OUTBOX_PENDING.set(0)
                 return 0, False
+            pending = await self._count_backlog(conn, full=len(rows) == limit)
+            if pending is not None:  # before sending: a broker outage shows in the gauge at once
+                metrics.OUTBOX_PENDING.set(pending)
             delivered, failure = await self._send(rows)
             now = self._now()
             await repo.mark_published(conn, [row["id"] for row in delivered], now)
-            pending = await self._count_backlog(conn, full=len(rows) == limit)
         for row in delivered:
             metrics.OUTBOX_PUBLISHED.labels(row["topic"]).inc()
             metrics.OUTBOX_PUBLISH_LAG.observe(max(0.0, (now - row["created_at"]).total_seconds()))
         if pending is not None:
-            metrics.OUTBOX_PENDING.set(pending)
+            metrics.OUTBOX_PENDING.set(pending - len(delivered))
         if failure is not None:
             raise failure
         return len(delivered), len(rows) == limit
+
+    async def _report_backlog(self) -> None:
+        """Count the backlog while publishing fails (the broker may be down since the start)."""
+        if time.monotonic() - self._counted_at < _BACKLOG_COUNT_SECONDS:
+            return
+        self._counted_at = time.monotonic()
+        try:
+            async with self._uow.read() as conn:
+                metrics.OUTBOX_PENDING.set(await repo.count_unpublished(conn))
+        except Exception:  # the database may be down too: the gauge keeps its last value
+            log.debug("relay.backlog_uncounted")
 
     async def _count_backlog(self, conn: AsyncConnection, *, full: bool) -> int | None:
         """The unpublished rows left, for ``leadrouter_outbox_pending``: counted after every batch

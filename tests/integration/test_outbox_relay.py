@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +113,8 @@ async def test_broker_outage_keeps_ingest_up_and_backlog_drains(
             assert not_ready.json()["checks"] == {"database": "ok", "kafka": "unreachable"}
             backlog = [r for r in await _outbox_rows(app) if r["published_at"] is None]
             assert len(backlog) >= 20  # 2 events per lead posted during the outage
+            pending_during = await _pending_gauge(client, lambda value: value >= len(backlog))
+            assert pending_during >= len(backlog)  # the backlog metric rises while Kafka is down
             broker.start()  # same port, empty in-memory log
             backlog_ids = {r["event_id"] for r in backlog}
             messages = await consume(
@@ -124,8 +128,29 @@ async def test_broker_outage_keeps_ingest_up_and_backlog_drains(
                     break
                 await asyncio.sleep(0.2)
             rows = await _outbox_rows(app)
+            assert await _pending_gauge(client, lambda value: value == 0) == 0  # and falls once drained
     assert {m["event"]["id"] for m in messages} >= backlog_ids
     assert all(r["published_at"] is not None for r in rows)
+    # at least once: a message sent twice (acknowledged, then the relay retried) is the same event
+    by_id: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for message in messages:
+        by_id[message["event"]["id"]].append(message["event"])
+    assert set(by_id) <= {r["event_id"] for r in rows}
+    assert all(all(copy == copies[0] for copy in copies) for copies in by_id.values())
+
+
+async def _pending_gauge(
+    client: httpx.AsyncClient, until: Callable[[float], bool], timeout: float = 40
+) -> float:
+    """``leadrouter_outbox_pending`` once ``until`` holds for it (or its last value after ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        exposition = (await client.get("/metrics")).text
+        line = next(x for x in exposition.splitlines() if x.startswith("leadrouter_outbox_pending "))
+        value = float(line.split()[1])
+        if until(value) or time.monotonic() > deadline:
+            return value
+        await asyncio.sleep(0.2)
 
 
 async def _unpublished(uow: UnitOfWork) -> int:
