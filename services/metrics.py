@@ -25,8 +25,13 @@ _LAG_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300
 
 INGEST_EVENTS = Counter(
     "leadrouter_ingest_events_total",
-    "Inbound lead events by source, kind (lead/activity/feedback) and outcome",
+    "Inbound lead events by source, kind (lead/activity/feedback/webhook) and outcome",
     ["source", "kind", "outcome"],
+)
+WEBHOOK_REJECTIONS = Counter(
+    "leadrouter_webhook_rejections_total",
+    "Webhook deliveries refused, by configured source and reason (signature, payload)",
+    ["source", "reason"],
 )
 REQUEST_LATENCY = Histogram(
     "leadrouter_http_request_duration_seconds",

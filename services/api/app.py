@@ -112,6 +112,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     text = read_agreement_file(settings.agreement_path)
     running_id = agreement_id_of(text, settings.agreement_path)
     webhooks = load_webhook_sources(settings.webhooks_path) if settings.webhooks_path else {}
+    for source in webhooks:  # at 0 from the start, so increase() sees the first rejection
+        for reason in ("signature", "payload"):
+            metrics.WEBHOOK_REJECTIONS.labels(source, reason)
     active = ActiveAgreement(running_id)  # one cache of the compiled active version for this process
     agreements = AgreementLifecycle(uow, settings, running_id, utcnow)
     agreement = await agreements.install_file(settings.agreement_path, text)

@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from schemas.problems import PROBLEM_MEDIA_TYPE, Problem
 from schemas.webhooks import WebhookAccepted
+from services import metrics
 from services.api.body import read_json_body
 from services.api.runtime import Runtime
 from services.errors import DomainError
@@ -69,6 +70,7 @@ async def receive_webhook(source: str, request: Request) -> Response:
             configured, request.method, str(request.url), raw, request.headers, now=time.time()
         )
     except SignatureError as error:
+        metrics.WEBHOOK_REJECTIONS.labels(source, "signature").inc()
         log.warning("webhook.signature_rejected", source=source, reason=error.reason)
         raise DomainError(
             401, "invalid-signature", "Invalid webhook signature", error.reason,
@@ -79,6 +81,7 @@ async def receive_webhook(source: str, request: Request) -> Response:
             raise DomainError(
                 400, "malformed-json", "Malformed JSON", "the body is not valid JSON", errors=error.errors
             ) from None
+        metrics.WEBHOOK_REJECTIONS.labels(source, "payload").inc()
         log.warning("webhook.payload_rejected", source=source, fields=[e.field for e in error.errors[:20]])
         names = ", ".join(e.field for e in error.errors[:5])
         raise DomainError(

@@ -7,15 +7,11 @@ import base64
 import binascii
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
-
-HUBSPOT_SIGNATURE = "x-hubspot-signature-v3"
-HUBSPOT_TIMESTAMP = "x-hubspot-request-timestamp"
-SALESFORCE_SIGNATURE = "x-leadrouter-signature"
-SALESFORCE_TIMESTAMP = "x-leadrouter-timestamp"
 
 # HubSpot signs the URI with these escapes decoded (its v3 validation instructions).
 _HUBSPOT_URI_DECODE = {
@@ -32,17 +28,40 @@ class SignatureError(Exception):
         self.reason = reason
 
 
-def _timestamp(value: str | None, header: str, now: float, tolerance: float, *, millis: bool) -> None:
-    if not value:
-        raise SignatureError(f"missing {header} header")
-    try:
-        seconds = int(value) / (1000 if millis else 1)
-    except ValueError:
-        raise SignatureError(f"{header} is not a number") from None
-    if seconds < now - tolerance:
-        raise SignatureError(f"{header} is older than {tolerance:g} s (a replayed or delayed request)")
-    if seconds > now + tolerance:
-        raise SignatureError(f"{header} is more than {tolerance:g} s in the future")
+@dataclass(frozen=True)
+class _TimestampedScheme:
+    """An HMAC scheme signing a timestamp header with the body: the headers, and the timestamp unit."""
+
+    signature_header: str
+    timestamp_header: str
+    millis: bool
+
+    def verify(
+        self, headers: Mapping[str, str], sign: Callable[[str], str], *, now: float, tolerance: float
+    ) -> None:
+        """Check the timestamp is within ``tolerance`` of ``now``, then the signature ``sign`` makes."""
+        timestamp = headers.get(self.timestamp_header.lower())
+        if not timestamp:
+            raise SignatureError(f"missing {self.timestamp_header} header")
+        try:
+            seconds = int(timestamp) / (1000 if self.millis else 1)
+        except ValueError:
+            raise SignatureError(f"{self.timestamp_header} is not a number") from None
+        if seconds < now - tolerance:
+            raise SignatureError(
+                f"{self.timestamp_header} is older than {tolerance:g} s (replayed or delayed)"
+            )
+        if seconds > now + tolerance:
+            raise SignatureError(f"{self.timestamp_header} is more than {tolerance:g} s in the future")
+        signature = headers.get(self.signature_header.lower())
+        if not signature:
+            raise SignatureError(f"missing {self.signature_header} header")
+        if not hmac.compare_digest(sign(timestamp).encode(), signature.strip().encode()):
+            raise SignatureError(f"{self.signature_header} does not match")
+
+
+_HUBSPOT = _TimestampedScheme("X-HubSpot-Signature-v3", "X-HubSpot-Request-Timestamp", millis=True)
+_SALESFORCE = _TimestampedScheme("X-Leadrouter-Signature", "X-Leadrouter-Timestamp", millis=False)
 
 
 def hubspot_uri(uri: str) -> str:
@@ -69,15 +88,9 @@ def verify_hubspot(
     tolerance: float,
 ) -> None:
     """Check ``X-HubSpot-Signature-v3`` with its ``X-HubSpot-Request-Timestamp`` (milliseconds)."""
-    timestamp = headers.get(HUBSPOT_TIMESTAMP)
-    _timestamp(timestamp, "X-HubSpot-Request-Timestamp", now, tolerance, millis=True)
-    signature = headers.get(HUBSPOT_SIGNATURE)
-    if not signature:
-        raise SignatureError("missing X-HubSpot-Signature-v3 header")
-    assert timestamp is not None
-    expected = sign_hubspot(secret, method, uri, body, timestamp)
-    if not hmac.compare_digest(expected.encode(), signature.strip().encode()):
-        raise SignatureError("X-HubSpot-Signature-v3 does not match")
+    _HUBSPOT.verify(
+        headers, lambda stamp: sign_hubspot(secret, method, uri, body, stamp), now=now, tolerance=tolerance
+    )
 
 
 def sign_salesforce(secret: str, body: bytes, timestamp: str) -> str:
@@ -90,15 +103,9 @@ def verify_salesforce(
     secret: str, body: bytes, headers: Mapping[str, str], *, now: float, tolerance: float
 ) -> None:
     """Check ``X-Leadrouter-Signature`` with its ``X-Leadrouter-Timestamp`` (seconds)."""
-    timestamp = headers.get(SALESFORCE_TIMESTAMP)
-    _timestamp(timestamp, "X-Leadrouter-Timestamp", now, tolerance, millis=False)
-    signature = headers.get(SALESFORCE_SIGNATURE)
-    if not signature:
-        raise SignatureError("missing X-Leadrouter-Signature header")
-    assert timestamp is not None
-    expected = sign_salesforce(secret, body, timestamp)
-    if not hmac.compare_digest(expected.encode(), signature.strip().lower().encode()):
-        raise SignatureError("X-Leadrouter-Signature does not match")
+    _SALESFORCE.verify(
+        headers, lambda stamp: sign_salesforce(secret, body, stamp), now=now, tolerance=tolerance
+    )
 
 
 def standard_secret_problem(secret: str) -> str | None:

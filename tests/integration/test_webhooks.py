@@ -110,6 +110,13 @@ async def counts(app: Any) -> dict[str, int]:
         }
 
 
+async def rejections(client: httpx.AsyncClient, source: str, reason: str) -> float:
+    """``leadrouter_webhook_rejections_total`` of a source and reason, from /metrics."""
+    series = f'leadrouter_webhook_rejections_total{{reason="{reason}",source="{source}"}} '
+    exposition = (await client.get("/metrics")).text
+    return float(next(line for line in exposition.splitlines() if line.startswith(series)).split()[1])
+
+
 async def lead_of(app: Any, source: str, external_id: str) -> dict[str, Any] | None:
     """The stored lead of a CRM record."""
     async with runtime_of(app).uow.read() as conn:
@@ -211,6 +218,7 @@ async def test_a_bad_hubspot_signature_is_401_and_stores_nothing(
 ) -> None:
     async with app_client(settings) as (client, app):
         before = await counts(app)
+        rejected = await rejections(client, "hubspot", "signature")
         reply = await post_hubspot(
             client, [prop(9003, "email", "secret.person@example.org")], secret=secret, age=age
         )
@@ -220,6 +228,7 @@ async def test_a_bad_hubspot_signature_is_401_and_stores_nothing(
         assert problem["type"].endswith("/invalid-signature")
         assert reason in problem["detail"]
         assert await counts(app) == before
+        assert await rejections(client, "hubspot", "signature") == rejected + 1
     logged = capfd.readouterr().err
     assert "webhook.signature_rejected" in logged
     assert "secret.person" not in logged  # the body is never logged
@@ -277,6 +286,7 @@ async def test_salesforce_delivery_is_applied_whole_or_not_at_all(settings: Sett
         problem = refused.json()
         assert problem["type"].endswith("/invalid-webhook-payload")
         assert [e["field"] for e in problem["errors"]] == ["body.records.1.NumberOfEmployees"]
+        assert await rejections(client, "salesforce", "payload") >= 1
         assert "lots" not in refused.text  # values are not echoed
         assert await counts(app) == before  # not even the good record
         accepted = await post_salesforce(client, {"deliveryId": "sf-2", "records": [good]})
