@@ -228,12 +228,21 @@ def _route_function(document: AgreementDocument) -> Callable[..., Any]:
     return builder.build("route")
 
 
-def _check_other_expressions(document: AgreementDocument) -> None:
-    """Goals' segments and special cases without a queue are not evaluated here, but must be valid."""
+def _segments_function(document: AgreementDocument) -> Callable[..., Any]:
     builder = _FunctionBuilder(document, scores=False)
-    if document.goals is not None:
-        for i, segment in enumerate(document.goals.marketing.by_segment):
-            builder.condition(segment.when, ("goals", "marketing", "by_segment", i, "when"), segment.segment)
+    body = builder.body
+    body += ["found = []"]
+    for i, segment in enumerate(document.goals.marketing.by_segment if document.goals is not None else []):
+        where = ("goals", "marketing", "by_segment", i, "when")
+        test = builder.condition(segment.when, where, segment.segment)
+        body += [f"if {test}:", f"    found.append({segment.segment!r})"]
+    body += ["return found"]
+    return builder.build("segments")
+
+
+def _check_other_expressions(document: AgreementDocument) -> None:
+    """Special cases without a queue are not evaluated here, but must be valid."""
+    builder = _FunctionBuilder(document, scores=False)
     for i, case in enumerate(document.special_cases):
         builder.condition(case.when, ("special_cases", i, "when"), case.id)
 
@@ -246,6 +255,7 @@ class CompiledAgreement:
         self.version = document.version_label
         self._qualify = _qualify_function(document)
         self._route = _route_function(document)
+        self._segments = _segments_function(document)
         _check_other_expressions(document)
         self.queue_plans = {
             q.id: QueuePlan(q.strategy, tuple((rep.id, rep.weight) for rep in q.reps), q.sticky_accounts)
@@ -285,6 +295,11 @@ class CompiledAgreement:
         """The first special case or queue whose rule matches, else the agreement's fallback queue."""
         choice: RouteChoice = self._route(facts, now)
         return choice
+
+    def segments(self, facts: Mapping[str, Any], now: datetime = _EPOCH) -> list[str]:
+        """The goal segments (``goals.marketing.by_segment``) a lead with ``facts`` belongs to."""
+        found: list[str] = self._segments(facts, now)
+        return found
 
     def calendar_of(self, rep_id: str) -> WorkingCalendar | None:
         """The working calendar of a rep of this agreement (``None``: always working)."""

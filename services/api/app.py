@@ -25,6 +25,7 @@ from services.api.routes_agreements import router as agreements_router
 from services.api.routes_leads import ingest_router
 from services.api.routes_leads import router as leads_router
 from services.api.routes_ops import feed_router, ops_router
+from services.api.routes_reports import router as reports_router
 from services.api.routes_routing import router as routing_router
 from services.api.routes_webhooks import router as webhooks_router
 from services.api.runtime import Committer, Runtime
@@ -146,7 +147,17 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     keys = KeyRing(uow, settings.api_keys)
     await keys.load()
     app.state.runtime = Runtime(
-        settings, uow, agreements, committer, relay, clock_worker, waiting_worker, manual, keys, webhooks
+        settings,
+        uow,
+        agreements,
+        committer,
+        relay,
+        clock_worker,
+        waiting_worker,
+        manual,
+        keys,
+        webhooks,
+        active,
     )
     for worker in (relay, clock_worker, waiting_worker, feedback):
         if worker is not None:
@@ -255,6 +266,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ingest_router)
     app.include_router(leads_router)
     app.include_router(webhooks_router)
+    app.include_router(reports_router)
     app.include_router(agreements_router)
     app.include_router(routing_router)
     app.include_router(feed_router)

@@ -7,7 +7,7 @@ from typing import Protocol
 
 from fastapi import Request
 
-from services.agreement_lifecycle import AgreementLifecycle
+from services.agreement_lifecycle import ActiveAgreement, AgreementLifecycle
 from services.api.auth import KeyRing, presented_key
 from services.api_keys import Scope
 from services.db.uow import UnitOfWork
@@ -55,3 +55,4 @@ class Runtime:
     manual: ManualActions
     keys: KeyRing
     webhooks: dict[str, WebhookSource]
+    active: ActiveAgreement  # the compiled version this service routes with

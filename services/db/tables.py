@@ -72,6 +72,7 @@ leads = sa.Table(
     sa.UniqueConstraint("source", "external_id"),
     sa.Index(None, "email"),
     sa.Index(None, "account_key"),
+    sa.Index(None, "created_at"),  # reports: leads created in a window
 )
 
 lead_events = sa.Table(
@@ -87,6 +88,7 @@ lead_events = sa.Table(
     sa.Column("payload", _json(), nullable=False),
     sa.Column("response", _json(), nullable=False),
     sa.Column("received_at", UTCDateTime(), nullable=False),
+    sa.Index(None, "received_at"),  # reports: feedback in a window
     sa.Index(None, "lead_id", "id"),
 )
 
@@ -107,6 +109,7 @@ decisions = sa.Table(
     sa.Column("owner", sa.String(64)),
     sa.Column("explanation", _json(), nullable=False),
     sa.Column("decided_at", UTCDateTime(), nullable=False),
+    sa.Index(None, "decided_at"),  # reports: stage changes in a window
     sa.Index(None, "lead_id", "id"),
 )
 
@@ -129,6 +132,7 @@ outbox = sa.Table(
         postgresql_where=sa.text("published_at IS NULL"),
         sqlite_where=sa.text("published_at IS NULL"),
     ),
+    sa.Index(None, "type", "created_at"),  # reports: warnings and unassigned waits in a window
 )
 
 sla_clocks = sa.Table(
@@ -157,6 +161,18 @@ sla_clocks = sa.Table(
     sa.Column("fulfilled_at", UTCDateTime()),  # when the obligation was fulfilled (also late: breached)
     sa.Index(None, "state", "check_at"),
     sa.Index(None, "lead_id"),
+    # reports: handoffs, and obligations closed, warned or fulfilled in a window. The last three are
+    # partial: a new clock has none of them, so inserting clocks does not pay for these indexes.
+    sa.Index(None, "started_at"),
+    *(
+        sa.Index(
+            f"ix_sla_clocks_{column}",
+            column,
+            postgresql_where=sa.text(f"{column} IS NOT NULL"),
+            sqlite_where=sa.text(f"{column} IS NOT NULL"),
+        )
+        for column in ("closed_at", "warned_at", "fulfilled_at")
+    ),
 )
 
 # Breached clocks whose escalation has not run yet: the clock worker writes one with each breach (in

@@ -1,0 +1,40 @@
+"""``GET /v1/reports/sla``: both sides' KPIs over a window, against the agreement's goals."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+
+from schemas.problems import PROBLEM_MEDIA_TYPE, Problem
+from schemas.reports import GroupBy, SlaReport
+from services.api.runtime import authorized
+from services.clock import utcnow
+from services.reports import report_window, sla_report
+
+router = APIRouter(prefix="/v1", tags=["reports"])
+_PROBLEM = {"model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}}
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    422: {**_PROBLEM, "description": "A bad window: from not before to, or longer than 400 days"},
+}
+
+
+@router.get("/reports/sla", response_model=SlaReport, response_model_by_alias=True, responses=_RESPONSES)
+async def read_sla_report(
+    request: Request,
+    start: Annotated[
+        datetime | date | None, Query(alias="from", description="Start (UTC); default: the goal period's")
+    ] = None,
+    end: Annotated[datetime | date | None, Query(alias="to", description="End, exclusive (UTC)")] = None,
+    group_by: Annotated[GroupBy | None, Query(description="Figures per queue, rep or source")] = None,
+) -> SlaReport:
+    """Marketing (leads, MQLs, SQLs against goals with pace, data completeness, rejections), sales
+    (acceptance, time to first touch, attempts, obligations met/warned/breached, conversion) and routing
+    (rep shares against weights, reassignments, unassigned waits) over [from, to)."""
+    runtime = await authorized(request, "read")
+    async with runtime.uow.read() as conn:
+        agreement = await runtime.active.current(conn)
+        goals = agreement.document.goals
+        window = report_window(start, end, goals.period if goals else "month", utcnow())
+        return await sla_report(conn, agreement, window, group_by)

@@ -1,0 +1,320 @@
+"""The SLA report on a small hand-made history, on SQLite and PostgreSQL: every figure below is
+computed by hand from the rows seeded here (window: November 2026, report made on the 16th)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from router.reports import progress
+from schemas.events import LEAD_HANDED_OFF, LEAD_UNASSIGNED
+from services.agreements import load_agreement
+from services.db.tables import decisions, lead_events, leads, outbox, sla_clocks
+from services.db.uow import UnitOfWork
+from services.errors import DomainError
+from services.events import outbox_row
+from services.reports import Window, report_window, sla_report
+from services.settings import Settings
+from tests.conftest import EXAMPLE_AGREEMENT
+from tests.support.app import app_client
+
+NOV = datetime(2026, 11, 1, tzinfo=UTC)
+DEC = datetime(2026, 12, 1, tzinfo=UTC)
+NOW = datetime(2026, 11, 16, tzinfo=UTC)  # half of November gone
+AGREEMENT = load_agreement(EXAMPLE_AGREEMENT)
+IDS = {name: uuid.UUID(int=n) for n, name in enumerate(["L1", "L2", "L3", "L4", "L5"], start=1)}
+
+
+def at(day: int, hour: int = 9, month: int = 11) -> datetime:
+    return datetime(2026, month, day, hour, tzinfo=UTC)
+
+
+def lead(
+    name: str, source: str, created: datetime, queue: str | None, owner: str | None, **profile: Any
+) -> dict[str, Any]:
+    return {
+        "id": IDS[name], "source": source, "external_id": name, "email": f"{name.lower()}@example.org",
+        "company": profile.get("company"), "profile": profile, "activity_counts": {}, "stage": "new",
+        "fit_score": 0, "engagement_score": 0, "queue": queue, "owner": owner,
+        "agreement_version": "acme-sla@1",
+        "last_activity_at": None, "created_at": created, "updated_at": created, "engagement_weights": {},
+        "engagement_as_of": None, "closed_at": None, "recycled_count": 0, "account_key": None,
+    }  # fmt: skip
+
+
+def decision(
+    name: str, when: datetime, from_stage: str, to_stage: str, queue: str | None, owner: str | None
+) -> dict[str, Any]:
+    return {
+        "lead_id": IDS[name], "event_key": f"{name}:{when.isoformat()}", "agreement_version": "acme-sla@1",
+        "from_stage": from_stage, "to_stage": to_stage, "fit_score": 0, "engagement_score": 0, "queue": queue,
+        "owner": owner, "explanation": [], "decided_at": when,
+    }  # fmt: skip
+
+
+def feedback(name: str, when: datetime, outcome: str, reason: str | None = None) -> dict[str, Any]:
+    payload = {"outcome": outcome, **({"reason": reason} if reason else {})}
+    return {
+        "event_key": f"feedback:{name}:{outcome}", "request_hash": "0" * 64, "lead_id": IDS[name],
+        "kind": "feedback",
+        "payload": payload, "response": {"status": 202, "body": {}}, "received_at": when,
+    }  # fmt: skip
+
+
+def clock(
+    name: str, obligation: str, queue: str, rep: str, started: datetime, state: str, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "id": uuid.uuid4(), "lead_id": IDS[name], "obligation": obligation, "queue": queue, "rep_id": rep,
+        "state": state, "started_at": started, "due_at": started + timedelta(hours=4), "closed_at": None,
+        "agreement_version": "acme-sla@1", "warn_at": None, "warned_at": None, "check_at": started,
+        "calendar": None, "paused_at": None, "paused_seconds": 0.0, "attempts_made": 0,
+        "attempts_required": None, "fulfilled_at": None, **extra,
+    }  # fmt: skip
+
+
+def event(name: str, event_type: str, when: datetime) -> dict[str, Any]:
+    return outbox_row(
+        topic="leads.handoff", event_type=event_type, cause=f"{name}:{event_type}:{when.isoformat()}",
+        subject=str(IDS[name]), data={"lead_id": str(IDS[name])}, at=when,
+    )  # fmt: skip
+
+
+COMPLETE = {"company": "Acme", "industry": "software"}
+HISTORY: dict[sa.Table, list[dict[str, Any]]] = {
+    leads: [
+        lead("L1", "hubspot", at(2), "enterprise-dach", "rep-anna", employees=2000, country="DE", **COMPLETE),
+        lead(
+            "L2", "hubspot", at(3), None, None, employees=500, country="FR", company="Bistro"
+        ),  # no industry
+        lead("L3", "salesforce", at(4), None, None, employees=50, country="AT", **COMPLETE),
+        lead(
+            "L4",
+            "salesforce",
+            at(20, month=10),
+            "enterprise-dach",
+            "rep-anna",
+            employees=1500,
+            country="DE",
+            **COMPLETE,
+        ),
+        lead(
+            "L5",
+            "hubspot",
+            at(2, month=12),
+            "enterprise-dach",
+            "rep-anna",
+            employees=3000,
+            country="DE",
+            **COMPLETE,
+        ),
+    ],
+    decisions: [
+        decision("L1", at(2), "new", "mql", "enterprise-dach", "rep-anna"),
+        decision("L1", at(5), "mql", "sql", "enterprise-dach", "rep-anna"),
+        decision("L2", at(3), "new", "mql", "enterprise-france", "rep-pierre"),
+        decision("L2", at(4, 12), "mql", "recycled", None, None),
+        decision("L3", at(4), "new", "engaged", None, None),
+        decision("L4", at(20, month=10), "new", "engaged", None, None),
+        decision("L4", at(6), "engaged", "mql", "enterprise-dach", "rep-jonas"),
+        decision("L4", at(7), "mql", "mql", "enterprise-dach", "rep-anna"),  # reassigned by hand
+        decision("L5", at(2, month=12), "new", "mql", "enterprise-dach", "rep-anna"),  # after the window
+    ],
+    lead_events: [
+        feedback("L1", at(3), "accepted"),
+        feedback("L1", at(10), "converted"),
+        feedback("L2", at(4, 12), "rejected", "no_budget"),
+        feedback("L4", at(8), "accepted"),
+    ],
+    sla_clocks: [
+        clock(
+            "L1",
+            "first_touch",
+            "enterprise-dach",
+            "rep-anna",
+            at(2, 10),
+            "met",
+            closed_at=at(2, 11),
+            fulfilled_at=at(2, 11),
+        ),  # 3,600 s
+        clock(
+            "L2",
+            "first_touch",
+            "enterprise-france",
+            "rep-pierre",
+            at(3, 9),
+            "breached",
+            closed_at=at(3, 13),
+            warn_at=at(3, 12),
+            warned_at=at(3, 12),
+            fulfilled_at=at(4, 9),
+        ),  # late: 86,400 s
+        clock(
+            "L4",
+            "first_touch",
+            "enterprise-dach",
+            "rep-jonas",
+            at(6, 10),
+            "met",
+            closed_at=at(6, 12),
+            fulfilled_at=at(6, 12),
+        ),  # 7,200 s
+        clock(
+            "L1",
+            "attempts",
+            "enterprise-dach",
+            "rep-anna",
+            at(2, 10),
+            "met",
+            closed_at=at(4),
+            attempts_made=3,
+            attempts_required=3,
+        ),
+        clock(
+            "L4",
+            "attempts",
+            "enterprise-dach",
+            "rep-anna",
+            at(6, 10),
+            "breached",
+            closed_at=at(11),
+            attempts_made=1,
+            attempts_required=3,
+        ),
+    ],
+    outbox: [
+        event("L4", LEAD_UNASSIGNED, at(6, 8)),
+        event("L4", LEAD_HANDED_OFF, at(6, 10)),  # waited 7,200 s
+        event("L2", LEAD_UNASSIGNED, at(5, 12)),  # still waiting
+    ],
+}
+
+
+@pytest.fixture
+async def history(uow: UnitOfWork) -> UnitOfWork:
+    async with uow.transaction() as conn:
+        for table, rows in HISTORY.items():
+            await conn.execute(sa.insert(table), rows)
+    return uow
+
+
+async def test_totals_and_goals_match_the_hand_computed_figures(history: UnitOfWork) -> None:
+    async with history.read() as conn:
+        report = await sla_report(conn, AGREEMENT, Window(NOV, DEC, NOW), None)
+    (group,) = report.groups
+    assert group.key == "all"
+    marketing, sales, routing = group.marketing, group.sales, group.routing
+    assert (marketing.leads, marketing.mqls, marketing.sqls, marketing.handed_off) == (3, 3, 1, 3)
+    assert marketing.data_completeness == pytest.approx(2 / 3)  # L2 has no industry
+    assert marketing.rejected_by_reason == {"no_budget": 1}
+    assert marketing.rejection_rate == pytest.approx(1 / 3)
+    assert (sales.accepted, sales.rejected, sales.converted) == (2, 1, 1)
+    assert sales.acceptance_rate == pytest.approx(2 / 3)
+    assert sales.mql_to_sql_rate == pytest.approx(1 / 3)  # of L1, L2, L4 only L1 reached SQL
+    assert sales.sql_to_opportunity_rate == 1.0  # L1 converted after its SQL
+    touch = sales.time_to_first_touch
+    assert (touch.count, touch.p50_seconds) == (3, 7200.0)  # 3,600, 7,200 and the late 86,400
+    assert touch.p90_seconds == pytest.approx(7200 + 0.8 * (86400 - 7200))
+    first = sales.obligations["first_touch"]
+    assert (first.met, first.breached, first.warned) == (2, 1, 1)
+    assert first.met_rate == pytest.approx(2 / 3)
+    attempts = sales.obligations["attempts"]
+    assert (attempts.met, attempts.breached, attempts.attempts_made, attempts.attempts_required) == (
+        1,
+        1,
+        4,
+        6,
+    )
+    decision_clock = sales.obligations["decision"]
+    assert (decision_clock.met, decision_clock.breached, decision_clock.met_rate) == (0, 0, None)
+    assert routing.reassignments == 1  # L4: rep-jonas -> rep-anna in enterprise-dach
+    assert (routing.unassigned.count, routing.unassigned.p50_seconds, routing.still_waiting) == (1, 7200.0, 1)
+    goals = report.goals
+    assert goals is not None
+    assert goals.mqls is not None
+    assert (goals.mqls.target, goals.mqls.actual, goals.mqls.projected) == (400, 3, 6)  # 3 in half the month
+    assert goals.mqls.status == "at_risk"
+    segments = {s.segment: (s.target, s.actual) for s in goals.by_segment}
+    assert segments == {"enterprise": (80, 2), "dach": (120, 2)}  # L1 and L4; L2 is neither
+    assert goals.data_completeness is not None
+    assert goals.data_completeness.status == "missed"  # 0.67 < 0.95
+    assert goals.acceptance_rate is not None
+    assert goals.acceptance_rate.status == "missed"  # 0.67 < 0.8
+    assert goals.mql_to_sql_rate is not None
+    assert goals.mql_to_sql_rate.status == "met"  # 0.33 >= 0.3
+    shares = {(s.queue, s.rep_id): (s.handoffs, s.share, s.expected_share) for s in report.distribution}
+    assert shares[("enterprise-dach", "rep-anna")] == (1, 0.5, 0.5)
+    assert shares[("enterprise-dach", "rep-jonas")] == (1, 0.5, 0.5)
+    assert shares[("enterprise-france", "rep-pierre")] == (1, 1.0, 1.0)
+    assert shares[("enterprise-uk", "rep-liam")] == (0, None, 1.0)
+
+
+async def test_figures_per_rep_and_per_source(history: UnitOfWork) -> None:
+    async with history.read() as conn:
+        by_rep = {g.key: g for g in (await sla_report(conn, AGREEMENT, Window(NOV, DEC, NOW), "rep")).groups}
+        by_source = {
+            g.key: g for g in (await sla_report(conn, AGREEMENT, Window(NOV, DEC, NOW), "source")).groups
+        }
+    assert by_rep["rep-anna"].marketing.mqls == 1  # L1 (L4's MQL decision named rep-jonas)
+    assert by_rep["rep-jonas"].marketing.mqls == 1
+    assert by_rep["rep-pierre"].sales.time_to_first_touch.p50_seconds == 86400.0
+    assert by_rep["rep-anna"].routing.reassignments == 1
+    assert by_source["hubspot"].marketing.leads == 2  # L1, L2 (L5 is December's)
+    assert by_source["salesforce"].marketing.leads == 1  # L3 (L4 is October's)
+    assert by_source["salesforce"].marketing.mqls == 1  # L4
+    assert by_source["hubspot"].sales.rejected == 1
+    assert by_source["hubspot"].routing.still_waiting == 1  # L2
+
+
+async def test_at_the_goal_boundaries() -> None:
+    """Status at the edges: the target reached is met, even mid-window; after the window a shortfall
+    is missed; during it, the pace decides between on track and at risk."""
+    assert progress(10, 10, NOV, DEC, NOW).status == "met"
+    assert progress(10, 9, NOV, DEC, DEC).status == "missed"
+    assert progress(10, 5, NOV, DEC, NOW).status == "on_track"  # 5 in half the window: 10 at the end
+    assert progress(10, 4.99, NOV, DEC, NOW).status == "at_risk"
+
+
+def test_window_defaults_to_the_goal_period_and_refuses_bad_ones() -> None:
+    window = report_window(None, None, "month", NOW)
+    assert (window.start, window.end) == (NOV, DEC)
+    quarter = report_window(None, None, "quarter", NOW)
+    assert (quarter.start, quarter.end) == (
+        datetime(2026, 10, 1, tzinfo=UTC),
+        datetime(2027, 1, 1, tzinfo=UTC),
+    )
+    with pytest.raises(DomainError):
+        report_window(DEC, NOV, "month", NOW)
+    with pytest.raises(DomainError):
+        report_window(NOV, NOV + timedelta(days=401), "month", NOW)
+
+
+async def test_the_api_serves_the_same_figures(history: UnitOfWork, db_url: str, tmp_path: Path) -> None:
+    settings = Settings(database_url=db_url, agreement_path=EXAMPLE_AGREEMENT, kafka_bootstrap_servers=None,
+                        run_clock_worker=False, run_assignment_worker=False)  # fmt: skip
+    async with app_client(settings) as (client, _app):
+        reply = await client.get(
+            "/v1/reports/sla", params={"from": "2026-11-01", "to": "2026-12-01", "group_by": "queue"}
+        )
+        assert reply.status_code == 200, reply.text
+        bad = await client.get("/v1/reports/sla", params={"from": "2026-12-01", "to": "2026-11-01"})
+        assert bad.status_code == 422
+        assert bad.json()["errors"][0]["field"] == "query.to"
+        unknown = await client.get("/v1/reports/sla", params={"group_by": "planet"})
+        assert unknown.status_code == 422
+    body = reply.json()
+    assert (body["from"], body["to"], body["group_by"]) == (
+        "2026-11-01T00:00:00Z",
+        "2026-12-01T00:00:00Z",
+        "queue",
+    )
+    async with history.read() as conn:
+        expected = await sla_report(conn, AGREEMENT, Window(NOV, DEC, NOW), "queue")
+    assert body["groups"] == [g.model_dump(mode="json") for g in expected.groups]
+    dach = next(g for g in body["groups"] if g["key"] == "enterprise-dach")
+    assert dach["sales"]["obligations"]["first_touch"]["met"] == 2
