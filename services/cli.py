@@ -12,6 +12,7 @@ import typer
 
 from services.agreement_cli import agreement_app
 from services.keys_cli import keys_app
+from services.report_cli import report_command
 from services.settings import Settings
 
 app = typer.Typer(
@@ -21,6 +22,7 @@ app = typer.Typer(
 )
 app.add_typer(agreement_app, name="agreement")
 app.add_typer(keys_app, name="keys")
+app.command("report")(report_command)
 
 
 @app.command()

@@ -78,6 +78,30 @@ CLOCK_WORKER_LAST_CHECK = Gauge(
     "When this process's clock worker last looked for clocks to warn or breach (Unix time)",
     multiprocess_mode="max",
 )
+GOAL_TARGET = Gauge(
+    "leadrouter_goal_target",
+    "The agreement's goal for the current goal period (MQL counts; shares for rates), by goal",
+    ["goal"],
+    multiprocess_mode="max",
+)
+GOAL_ACTUAL = Gauge(
+    "leadrouter_goal_actual",
+    "The current goal period's figure so far, by goal",
+    ["goal"],
+    multiprocess_mode="max",
+)
+GOAL_ATTAINMENT = Gauge(
+    "leadrouter_goal_attainment_ratio",
+    "actual / target of the current goal period, by goal (1 = met)",
+    ["goal"],
+    multiprocess_mode="max",
+)
+GOAL_PROJECTED = Gauge(
+    "leadrouter_goal_projected_attainment_ratio",
+    "The attainment the current goal period ends at if the pace so far holds, by count goal",
+    ["goal"],
+    multiprocess_mode="max",
+)
 OUTBOX_PUBLISHED = Counter(
     "leadrouter_outbox_published_total", "Outbox events published, by topic", ["topic"]
 )

@@ -42,6 +42,7 @@ from services.settings import Settings
 from services.webhooks.config import load_webhook_sources
 from services.workers.clocks import ClockWorker
 from services.workers.feedback import FeedbackConsumer
+from services.workers.goal_gauges import GoalGaugeWorker
 from services.workers.relay import OutboxRelay
 from services.workers.waiting import WaitingLeadsWorker
 from services.writer.client import WriterProcess
@@ -159,7 +160,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         webhooks,
         active,
     )
-    for worker in (relay, clock_worker, waiting_worker, feedback):
+    goal_gauges = (
+        GoalGaugeWorker(uow, settings, active, utcnow) if settings.report_gauge_seconds > 0 else None
+    )
+    for worker in (relay, clock_worker, waiting_worker, feedback, goal_gauges):
         if worker is not None:
             worker.start()
     log.info(
@@ -180,7 +184,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             # First: what it consumed is committed (or consumed again) before the writer stops.
             await feedback.stop()
         await committer.stop()
-        for worker in (waiting_worker, clock_worker, relay):
+        for worker in (goal_gauges, waiting_worker, clock_worker, relay):
             if worker is not None:
                 await worker.stop()
         await engine.dispose()

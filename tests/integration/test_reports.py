@@ -3,6 +3,8 @@ computed by hand from the rows seeded here (window: November 2026, report made o
 
 from __future__ import annotations
 
+import asyncio
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,6 +16,7 @@ import sqlalchemy as sa
 from router.reports import progress
 from schemas.events import LEAD_HANDED_OFF, LEAD_UNASSIGNED
 from services.agreements import load_agreement
+from services.clock import utcnow
 from services.db.tables import decisions, lead_events, leads, outbox, sla_clocks
 from services.db.uow import UnitOfWork
 from services.errors import DomainError
@@ -22,6 +25,7 @@ from services.reports import Window, report_window, sla_report
 from services.settings import Settings
 from tests.conftest import EXAMPLE_AGREEMENT
 from tests.support.app import app_client
+from tests.support.service import run_cli
 
 NOV = datetime(2026, 11, 1, tzinfo=UTC)
 DEC = datetime(2026, 12, 1, tzinfo=UTC)
@@ -307,6 +311,17 @@ async def test_the_api_serves_the_same_figures(history: UnitOfWork, db_url: str,
         assert bad.json()["errors"][0]["field"] == "query.to"
         unknown = await client.get("/v1/reports/sla", params={"group_by": "planet"})
         assert unknown.status_code == 422
+        gauges = await _goal_gauges(client)
+    # the app's goal gauges show the current goal period's goals (whatever month it is now)
+    async with history.read() as conn:
+        current = await sla_report(conn, AGREEMENT, report_window(None, None, "month", utcnow()), None)
+    assert current.goals is not None
+    assert current.goals.mqls is not None
+    assert gauges[("leadrouter_goal_target", "mqls")] == pytest.approx(current.goals.mqls.target)
+    assert gauges[("leadrouter_goal_actual", "mqls")] == current.goals.mqls.actual
+    enterprise = next(s for s in current.goals.by_segment if s.segment == "enterprise")
+    assert gauges[("leadrouter_goal_actual", "mqls.enterprise")] == enterprise.actual
+    assert gauges[("leadrouter_goal_target", "acceptance_rate")] == 0.8
     body = reply.json()
     assert (body["from"], body["to"], body["group_by"]) == (
         "2026-11-01T00:00:00Z",
@@ -318,3 +333,36 @@ async def test_the_api_serves_the_same_figures(history: UnitOfWork, db_url: str,
     assert body["groups"] == [g.model_dump(mode="json") for g in expected.groups]
     dach = next(g for g in body["groups"] if g["key"] == "enterprise-dach")
     assert dach["sales"]["obligations"]["first_touch"]["met"] == 2
+
+
+async def _goal_gauges(client: Any) -> dict[tuple[str, str], float]:
+    """The goal gauges from /metrics once the app's worker has set them."""
+    for _ in range(100):
+        found = {}
+        for line in (await client.get("/metrics")).text.splitlines():
+            if line.startswith("leadrouter_goal_"):
+                name, _, rest = line.partition('{goal="')
+                goal, _, value = rest.partition('"} ')
+                found[(name, goal)] = float(value)
+        if ("leadrouter_goal_target", "mqls") in found:
+            return found
+        await asyncio.sleep(0.05)
+    raise AssertionError("the goal gauges were never set")
+
+
+async def test_the_cli_prints_the_report_as_tables_and_as_json(history: UnitOfWork, db_url: str) -> None:
+    env = {"LEADROUTER_DATABASE_URL": db_url, "LEADROUTER_AGREEMENT_PATH": str(EXAMPLE_AGREEMENT)}
+    window = ["--from", "2026-11-01", "--to", "2026-12-01"]
+    tables = await asyncio.to_thread(run_cli, ["report", *window, "--group-by", "rep"], env)
+    assert tables.returncode == 0, tables.stderr
+    assert "MQLs · enterprise" in tables.stdout
+    assert "rep-pierre" in tables.stdout
+    as_json = await asyncio.to_thread(run_cli, ["report", *window, "--json"], env)
+    assert as_json.returncode == 0, as_json.stderr
+    printed = json.loads(as_json.stdout)
+    async with history.read() as conn:
+        expected = await sla_report(conn, AGREEMENT, Window(NOV, DEC, NOW), None)
+    assert printed["groups"] == [g.model_dump(mode="json") for g in expected.groups]
+    refused = await asyncio.to_thread(run_cli, ["report", "--from", "2026-12-01", "--to", "2026-11-01"], env)
+    assert refused.returncode == 2
+    assert "'from' must be before 'to'" in refused.stderr
