@@ -18,7 +18,7 @@ depends_on: str | Sequence[str] | None = None
 
 _INDEXES = [
     ("ix_leads_created_at", "leads", ["created_at"]),
-    ("ix_lead_events_received_at", "lead_events", ["received_at"]),
+    ("ix_lead_events_kind_received_at", "lead_events", ["kind", "received_at"]),
     ("ix_decisions_decided_at", "decisions", ["decided_at"]),
     ("ix_outbox_type_created_at", "outbox", ["type", "created_at"]),
     ("ix_sla_clocks_started_at", "sla_clocks", ["started_at"]),

@@ -88,7 +88,7 @@ lead_events = sa.Table(
     sa.Column("payload", _json(), nullable=False),
     sa.Column("response", _json(), nullable=False),
     sa.Column("received_at", UTCDateTime(), nullable=False),
-    sa.Index(None, "received_at"),  # reports: feedback in a window
+    sa.Index(None, "kind", "received_at"),  # reports: feedback in a window
     sa.Index(None, "lead_id", "id"),
 )
 
