@@ -201,6 +201,9 @@ class Handoff(_Strict):
         return self
 
 
+_TARGET = "Share of its clocks to be met for the obligation to count as kept in the review scorecard"
+
+
 class Deadline(_Strict):
     """A follow-up deadline (ISO 8601 duration, e.g. PT4H, or seconds), on a calendar or wall-clock time."""
 
@@ -209,6 +212,7 @@ class Deadline(_Strict):
     warn_at: float | None = Field(
         default=0.75, gt=0, lt=1, description="Share of the time after which sla.warning is sent; null: none"
     )
+    target: Share = Field(default=0.95, description=_TARGET)
 
     @model_validator(mode="after")
     def _positive_within(self) -> Deadline:
@@ -225,6 +229,7 @@ class Attempts(_Strict):
     warn_at: float | None = Field(
         default=0.75, gt=0, lt=1, description="Share of the time after which sla.warning is sent; null: none"
     )
+    target: Share = Field(default=0.95, description=_TARGET)
 
     @model_validator(mode="after")
     def _positive_within(self) -> Attempts:

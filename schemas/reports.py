@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -130,5 +130,47 @@ class SlaReport(BaseModel):
     goals: Goals | None
     groups: list[GroupFigures]
     distribution: list[RepShare]
+
+    model_config = {"populate_by_name": True}
+
+
+class ScorecardItem(BaseModel):
+    """One goal or obligation of the agreement over the window, and what is prescribed if missed."""
+
+    side: Literal["marketing", "sales"]
+    item: str = Field(description="mqls, mqls.<segment>, data_completeness, acceptance_rate, ... first_touch")
+    target: str = Field(description="The target as the agreement states it")
+    target_value: float
+    actual_value: float | None
+    status: Literal["met", "on_track", "at_risk", "missed", "no_data"]
+    remediation: list[str] = Field(
+        description="What the agreement prescribes for a miss: its escalations' remediations and notices"
+    )
+
+
+class ReviewSchedule(BaseModel):
+    """When the agreement is reviewed, by whom, and until when it runs."""
+
+    every_months: int | None
+    owner: str | None
+    next_review_on: date | None = Field(description="The next periodic review (none before valid_to)")
+    expiry_review_on: date | None = Field(
+        description="The review before expiry: termination notice before valid_to"
+    )
+    valid_to: date | None
+
+
+class Scorecard(BaseModel):
+    """An agreement version's goals and obligations over a window, for the periodic review."""
+
+    agreement_version: str
+    from_: datetime = Field(alias="from")
+    to: datetime
+    generated_at: datetime
+    review: ReviewSchedule
+    items: list[ScorecardItem]
+    missed: int
+    at_risk: int
+    termination_conditions: list[str]
 
     model_config = {"populate_by_name": True}

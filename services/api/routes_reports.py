@@ -8,10 +8,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from schemas.problems import PROBLEM_MEDIA_TYPE, Problem
-from schemas.reports import GroupBy, SlaReport
+from schemas.reports import GroupBy, Scorecard, SlaReport
 from services.api.runtime import authorized
 from services.clock import utcnow
 from services.reports import report_window, sla_report
+from services.scorecard import scorecard
 
 router = APIRouter(prefix="/v1", tags=["reports"])
 _PROBLEM = {"model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}}
@@ -38,3 +39,30 @@ async def read_sla_report(
         goals = agreement.document.goals
         window = report_window(start, end, goals.period if goals else "month", utcnow())
         return await sla_report(conn, agreement, window, group_by)
+
+
+@router.get(
+    "/agreements/{agreement_id}/versions/{version}/scorecard",
+    response_model=Scorecard,
+    response_model_by_alias=True,
+    summary="The review scorecard of an agreement version",
+    responses={404: {**_PROBLEM, "description": "No such version"}, **_RESPONSES},
+)
+async def read_scorecard(
+    request: Request,
+    agreement_id: str,
+    version: int,
+    start: Annotated[
+        datetime | date | None, Query(alias="from", description="Start (UTC); default: the goal period's")
+    ] = None,
+    end: Annotated[datetime | date | None, Query(alias="to", description="End, exclusive (UTC)")] = None,
+) -> Scorecard:
+    """Every goal and obligation of the version over [from, to): target, actual, status (met, on track,
+    at risk, missed, no data) and the remediation the agreement prescribes for a miss; the review
+    schedule and the termination conditions, for the review meeting."""
+    runtime = await authorized(request, "read")
+    agreement = await runtime.agreements.compiled(agreement_id, version)
+    goals = agreement.document.goals
+    window = report_window(start, end, goals.period if goals else "month", utcnow())
+    async with runtime.uow.read() as conn:
+        return await scorecard(conn, agreement, window)

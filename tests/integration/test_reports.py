@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from services.db.uow import UnitOfWork
 from services.errors import DomainError
 from services.events import outbox_row
 from services.reports import Window, report_window, sla_report
+from services.scorecard import scorecard
 from services.settings import Settings
 from tests.conftest import EXAMPLE_AGREEMENT
 from tests.support.app import app_client
@@ -366,3 +367,50 @@ async def test_the_cli_prints_the_report_as_tables_and_as_json(history: UnitOfWo
     refused = await asyncio.to_thread(run_cli, ["report", "--from", "2026-12-01", "--to", "2026-11-01"], env)
     assert refused.returncode == 2
     assert "'from' must be before 'to'" in refused.stderr
+
+
+async def test_the_scorecard_lists_every_goal_and_obligation_with_its_status(history: UnitOfWork) -> None:
+    async with history.read() as conn:
+        during = await scorecard(conn, AGREEMENT, Window(NOV, DEC, NOW))
+        after = await scorecard(conn, AGREEMENT, Window(NOV, DEC, DEC))
+    items = {i.item: i for i in during.items}
+    assert {name: (i.target_value, i.actual_value, i.status) for name, i in items.items()} == {
+        "mqls": (400, 3, "at_risk"),
+        "mqls.enterprise": (80, 2, "at_risk"),
+        "mqls.dach": (120, 2, "at_risk"),
+        "data_completeness": (0.95, pytest.approx(2 / 3), "at_risk"),
+        "acceptance_rate": (0.8, pytest.approx(2 / 3), "at_risk"),
+        "mql_to_sql_rate": (0.3, pytest.approx(1 / 3), "met"),
+        "first_touch": (0.95, pytest.approx(2 / 3), "at_risk"),
+        "attempts": (0.95, 0.5, "at_risk"),
+        "decision": (0.95, None, "no_data"),
+    }
+    assert items["first_touch"].remediation == [
+        "after breach 1: notify sales_manager",
+        "after breach 2: service credit of one MQL for marketing's monthly count",
+    ]
+    assert items["first_touch"].side == "sales"
+    assert items["mqls"].side == "marketing"
+    assert (during.missed, during.at_risk) == (0, 7)
+    # once the window is over, what was at risk is missed
+    assert (after.missed, after.at_risk) == (7, 0)
+    assert during.review.every_months == 3
+    # quarterly from 2026-01-01: the next would be 2027-01-01, after valid_to; 30 days' notice before it
+    assert during.review.next_review_on is None
+    assert during.review.expiry_review_on == date(2026, 12, 1)
+    assert during.review.valid_to == date(2026, 12, 31)
+    assert "Either side misses its goals three months in a row." in during.termination_conditions
+
+
+async def test_the_scorecard_api(history: UnitOfWork, db_url: str) -> None:
+    settings = Settings(database_url=db_url, agreement_path=EXAMPLE_AGREEMENT, kafka_bootstrap_servers=None,
+                        run_clock_worker=False, run_assignment_worker=False)  # fmt: skip
+    async with app_client(settings) as (client, _app):
+        path = "/v1/agreements/acme-sla/versions/{}/scorecard"
+        reply = await client.get(path.format(1), params={"from": "2026-11-01", "to": "2026-12-01"})
+        assert reply.status_code == 200, reply.text
+        missing = await client.get(path.format(9))
+        assert missing.status_code == 404
+    items = {i["item"]: i for i in reply.json()["items"]}
+    assert items["mqls"]["actual_value"] == 3
+    assert items["attempts"]["actual_value"] == 0.5
