@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from schemas.events import (
     AGREEMENT_ACTIVATED,
+    AGREEMENT_REVIEW_DUE,
     LEAD_HANDED_OFF,
     LEAD_RECYCLED,
     LEAD_STAGE_CHANGED,
@@ -23,6 +24,7 @@ from schemas.events import (
     SLA_RESUMED,
     SLA_WARNING,
     AgreementActivated,
+    AgreementReviewDue,
     CloudEvent,
     HandedOff,
     Recycled,
@@ -40,6 +42,7 @@ EVENTS: tuple[tuple[str, type[BaseModel], str, str], ...] = (
     (LEAD_STAGE_CHANGED, StageChanged, "topic_lifecycle", "lead id"),
     (LEAD_RECYCLED, Recycled, "topic_lifecycle", "lead id"),
     (AGREEMENT_ACTIVATED, AgreementActivated, "topic_lifecycle", "agreement id"),
+    (AGREEMENT_REVIEW_DUE, AgreementReviewDue, "topic_lifecycle", "agreement id"),
     (SLA_WARNING, SlaClockEvent, "topic_sla", "lead id"),
     (SLA_BREACHED, SlaClockEvent, "topic_sla", "lead id"),
     (SLA_MET, SlaClockEvent, "topic_sla", "lead id"),

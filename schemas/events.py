@@ -6,7 +6,7 @@ Events of one lead share the Kafka key (the lead id) and therefore stay in order
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -25,6 +25,7 @@ SLA_ESCALATED = TYPE_PREFIX + "sla.escalated"
 SLA_PAUSED = TYPE_PREFIX + "sla.paused"
 SLA_RESUMED = TYPE_PREFIX + "sla.resumed"
 AGREEMENT_ACTIVATED = TYPE_PREFIX + "agreement.activated"
+AGREEMENT_REVIEW_DUE = TYPE_PREFIX + "agreement.review_due"
 
 
 class CloudEvent(BaseModel):
@@ -169,6 +170,23 @@ class AgreementActivated(BaseModel):
     agreement_version: str = Field(description="'<id>@<version>', as recorded on decisions")
     previous_version: int | None
     activated_at: datetime
+
+
+class AgreementReviewDue(BaseModel):
+    """``agreement.review_due``: the agreement asks for its review (on its cadence, or before it expires,
+    its termination notice ahead); once per review, from any replica."""
+
+    agreement_id: str
+    version: int
+    agreement_version: str
+    kind: Literal["periodic", "expiry"]
+    due_on: date
+    review_owner: str | None
+    valid_to: date | None
+    period_from: date = Field(
+        description="The period under review: since the previous review (or valid_from)"
+    )
+    scorecard: str = Field(description="The API path of the period's scorecard")
 
 
 class EventFeedPage(BaseModel):

@@ -73,8 +73,10 @@ class Settings(BaseSettings):
     assignment_poll_seconds: float = Field(
         default=5.0, gt=0, description="Longest wait between scans for waiting leads"
     )
-    report_gauge_seconds: float = Field(
-        default=60.0, ge=0, description="How often the goal gauges are recomputed (0: not in this process)"
+    review_worker_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="How often the goal gauges are recomputed and due reviews announced (0: not here)",
     )
     relay_batch_size: int = Field(default=500, ge=1)
     relay_poll_seconds: float = Field(default=1.0, gt=0, description="Longest wait between outbox scans")

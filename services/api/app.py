@@ -42,8 +42,8 @@ from services.settings import Settings
 from services.webhooks.config import load_webhook_sources
 from services.workers.clocks import ClockWorker
 from services.workers.feedback import FeedbackConsumer
-from services.workers.goal_gauges import GoalGaugeWorker
 from services.workers.relay import OutboxRelay
+from services.workers.reviews import ReviewWorker
 from services.workers.waiting import WaitingLeadsWorker
 from services.writer.client import WriterProcess
 from services.writer.wire import BatchReport
@@ -160,10 +160,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         webhooks,
         active,
     )
-    goal_gauges = (
-        GoalGaugeWorker(uow, settings, active, utcnow) if settings.report_gauge_seconds > 0 else None
-    )
-    for worker in (relay, clock_worker, waiting_worker, feedback, goal_gauges):
+    reviews = ReviewWorker(uow, settings, active, utcnow) if settings.review_worker_seconds > 0 else None
+    for worker in (relay, clock_worker, waiting_worker, feedback, reviews):
         if worker is not None:
             worker.start()
     log.info(
@@ -184,7 +182,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             # First: what it consumed is committed (or consumed again) before the writer stops.
             await feedback.stop()
         await committer.stop()
-        for worker in (goal_gauges, waiting_worker, clock_worker, relay):
+        for worker in (reviews, waiting_worker, clock_worker, relay):
             if worker is not None:
                 await worker.stop()
         await engine.dispose()

@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from router.reports import progress
-from schemas.events import LEAD_HANDED_OFF, LEAD_UNASSIGNED
+from schemas.events import AGREEMENT_REVIEW_DUE, LEAD_HANDED_OFF, LEAD_UNASSIGNED
 from services.agreements import load_agreement
 from services.clock import utcnow
 from services.db.tables import decisions, lead_events, leads, outbox, sla_clocks
@@ -24,8 +24,9 @@ from services.events import outbox_row
 from services.reports import Window, report_window, sla_report
 from services.scorecard import scorecard
 from services.settings import Settings
+from services.workers.reviews import ReviewWorker
 from tests.conftest import EXAMPLE_AGREEMENT
-from tests.support.app import app_client
+from tests.support.app import app_client, runtime_of
 from tests.support.service import run_cli
 
 NOV = datetime(2026, 11, 1, tzinfo=UTC)
@@ -200,6 +201,14 @@ HISTORY: dict[sa.Table, list[dict[str, Any]]] = {
 }
 
 
+def app_settings(db_url: str, **extra: Any) -> Settings:
+    """The app on the example agreement, with no workers but the review worker."""
+    return Settings(
+        database_url=db_url, agreement_path=EXAMPLE_AGREEMENT, kafka_bootstrap_servers=None,
+        run_clock_worker=False, run_assignment_worker=False, **extra,
+    )  # fmt: skip
+
+
 @pytest.fixture
 async def history(uow: UnitOfWork) -> UnitOfWork:
     async with uow.transaction() as conn:
@@ -300,8 +309,7 @@ def test_window_defaults_to_the_goal_period_and_refuses_bad_ones() -> None:
 
 
 async def test_the_api_serves_the_same_figures(history: UnitOfWork, db_url: str, tmp_path: Path) -> None:
-    settings = Settings(database_url=db_url, agreement_path=EXAMPLE_AGREEMENT, kafka_bootstrap_servers=None,
-                        run_clock_worker=False, run_assignment_worker=False)  # fmt: skip
+    settings = app_settings(db_url)
     async with app_client(settings) as (client, _app):
         reply = await client.get(
             "/v1/reports/sla", params={"from": "2026-11-01", "to": "2026-12-01", "group_by": "queue"}
@@ -403,8 +411,7 @@ async def test_the_scorecard_lists_every_goal_and_obligation_with_its_status(his
 
 
 async def test_the_scorecard_api(history: UnitOfWork, db_url: str) -> None:
-    settings = Settings(database_url=db_url, agreement_path=EXAMPLE_AGREEMENT, kafka_bootstrap_servers=None,
-                        run_clock_worker=False, run_assignment_worker=False)  # fmt: skip
+    settings = app_settings(db_url)
     async with app_client(settings) as (client, _app):
         path = "/v1/agreements/acme-sla/versions/{}/scorecard"
         reply = await client.get(path.format(1), params={"from": "2026-11-01", "to": "2026-12-01"})
@@ -414,3 +421,33 @@ async def test_the_scorecard_api(history: UnitOfWork, db_url: str) -> None:
     items = {i["item"]: i for i in reply.json()["items"]}
     assert items["mqls"]["actual_value"] == 3
     assert items["attempts"]["actual_value"] == 0.5
+
+
+async def test_reviews_falling_due_are_announced_once(db_url: str) -> None:
+    settings = app_settings(db_url, review_worker_seconds=0)
+    async with app_client(settings) as (_client, app):
+        runtime = runtime_of(app)
+        in_november = ReviewWorker(runtime.uow, settings, runtime.active, lambda: NOW)
+        after_notice = ReviewWorker(
+            runtime.uow, settings, runtime.active, lambda: datetime(2026, 12, 5, tzinfo=UTC)
+        )
+        assert len(await in_november.announce_reviews()) == 1  # the review of 1 October (not April's, July's)
+        assert await in_november.announce_reviews() == []  # once
+        assert len(await after_notice.announce_reviews()) == 1  # 30 days' notice before valid_to
+        assert await after_notice.announce_reviews() == []  # another replica: nothing more
+        async with runtime.uow.read() as conn:
+            query = (
+                sa.select(outbox.c.event).where(outbox.c.type == AGREEMENT_REVIEW_DUE).order_by(outbox.c.id)
+            )
+            events = [row.event for row in await conn.execute(query)]
+    periodic, expiry = (event["data"] for event in events)
+    assert (periodic["kind"], periodic["due_on"], periodic["period_from"]) == (
+        "periodic",
+        "2026-10-01",
+        "2026-07-01",
+    )
+    assert (
+        periodic["scorecard"] == "/v1/agreements/acme-sla/versions/1/scorecard?from=2026-07-01&to=2026-10-01"
+    )
+    assert periodic["review_owner"] == "Head of Revenue Operations"
+    assert (expiry["kind"], expiry["due_on"], expiry["valid_to"]) == ("expiry", "2026-12-01", "2026-12-31")
