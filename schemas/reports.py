@@ -60,12 +60,20 @@ class Marketing(BaseModel):
     rejection_rate: float | None = Field(description="rejected / (accepted + rejected)")
 
 
+class Bucket(BaseModel):
+    """How many durations fell at or under ``le_seconds`` and over the previous bucket's bound."""
+
+    le_seconds: float | None = Field(description="Upper bound; null: the rest")
+    count: int
+
+
 class Durations(BaseModel):
     """Business seconds (on the clock's calendar, pauses not counted)."""
 
     count: int
     p50_seconds: float | None
     p90_seconds: float | None
+    histogram: list[Bucket] = Field(description="15 min, 30 min, 1 h, 2 h, 4 h, 8 h, 1 day, 2 days, more")
 
 
 class ObligationFigures(BaseModel):
@@ -119,6 +127,14 @@ class RepShare(BaseModel):
     expected_share: float | None = Field(description="weight / the queue's active reps' weights")
 
 
+class WeeklyBreaches(BaseModel):
+    """Clocks of a queue breached in one ISO week (Monday, UTC) of the window."""
+
+    week: date
+    queue: str
+    breaches: int
+
+
 class SlaReport(BaseModel):
     """Both sides' KPIs over [from, to) under the agreement version active when it was made."""
 
@@ -130,6 +146,7 @@ class SlaReport(BaseModel):
     goals: Goals | None
     groups: list[GroupFigures]
     distribution: list[RepShare]
+    breaches_by_week: list[WeeklyBreaches]
 
     model_config = {"populate_by_name": True}
 

@@ -7,6 +7,7 @@ from the rows of the window, with the agreement that is active now.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from router.sla import OBLIGATIONS
 from schemas.events import LEAD_UNASSIGNED
 from schemas.problems import FieldError
 from schemas.reports import (
+    Bucket,
     Durations,
     GoalFigure,
     Goals,
@@ -35,6 +37,7 @@ from schemas.reports import (
     Sales,
     SegmentGoalFigure,
     SlaReport,
+    WeeklyBreaches,
 )
 from services.db import reports as facts
 from services.errors import DomainError
@@ -112,6 +115,7 @@ async def sla_report(
         goals=await _goals(conn, agreement, totals, window),
         groups=[_figures(key, groups[key], agreement) for key in sorted(groups)],
         distribution=_distribution(handoffs, agreement),
+        breaches_by_week=_weekly(await facts.breaches(conn, start, end)),
     )  # fmt: skip
 
 
@@ -222,10 +226,27 @@ def _figures(key: str, group: Row, agreement: CompiledAgreement) -> GroupFigures
     )  # fmt: skip
 
 
+BUCKETS = (900.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0, 86400.0, 172800.0)
+
+
 def _durations(seconds: list[float]) -> Durations:
+    counts = [0] * (len(BUCKETS) + 1)
+    for value in seconds:
+        counts[bisect_left(BUCKETS, value)] += 1
+    histogram = [Bucket(le_seconds=bound, count=n) for bound, n in zip([*BUCKETS, None], counts, strict=True)]
     return Durations(
-        count=len(seconds), p50_seconds=percentile(seconds, 0.5), p90_seconds=percentile(seconds, 0.9)
-    )
+        count=len(seconds), p50_seconds=percentile(seconds, 0.5), p90_seconds=percentile(seconds, 0.9),
+        histogram=histogram,
+    )  # fmt: skip
+
+
+def _weekly(rows: list[Row]) -> list[WeeklyBreaches]:
+    """Breached clocks per ISO week (its Monday) and queue."""
+    counts: dict[tuple[date, str], int] = defaultdict(int)
+    for row in rows:
+        day = row["closed_at"].date()
+        counts[(day - timedelta(days=day.weekday()), row["queue"] or "none")] += 1
+    return [WeeklyBreaches(week=week, queue=queue, breaches=n) for (week, queue), n in sorted(counts.items())]
 
 
 def _distribution(handoffs: list[Row], agreement: CompiledAgreement) -> list[RepShare]:

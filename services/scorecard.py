@@ -46,10 +46,11 @@ def build_scorecard(agreement: CompiledAgreement, report: SlaReport, window: Win
     sales = report.groups[0].sales
     obligations = document.obligations
     stated = {
-        "first_touch": f"first touch within {obligations.first_touch.within}",
-        "attempts": f"{obligations.attempts.count} attempts within {obligations.attempts.within}"
+        "first_touch": f"first touch within {_spoken(obligations.first_touch.within)}",
+        "attempts": f"{obligations.attempts.count} attempts within {_spoken(obligations.attempts.within)}"
         if obligations.attempts else "",
-        "decision": f"accept or reject within {obligations.decision.within}" if obligations.decision else "",
+        "decision": f"accept or reject within {_spoken(obligations.decision.within)}"
+        if obligations.decision else "",
     }  # fmt: skip
     targets = {
         "first_touch": obligations.first_touch.target,
@@ -81,6 +82,16 @@ def build_scorecard(agreement: CompiledAgreement, report: SlaReport, window: Win
         at_risk=sum(i.status == "at_risk" for i in items),
         termination_conditions=list(document.termination.conditions) if document.termination else [],
     )  # fmt: skip
+
+
+def _spoken(span: timedelta) -> str:
+    """A deadline as people say it: 4 h, 5 days, 90 min."""
+    seconds = int(span.total_seconds())
+    for unit, size in (("days", 86400), ("h", 3600), ("min", 60)):
+        if seconds % size == 0 and seconds >= size:
+            count = seconds // size
+            return f"{count} {'day' if unit == 'days' and count == 1 else unit}"
+    return f"{seconds} s"
 
 
 def _count(side: Side, name: str, target: str, figure: GoalFigure) -> ScorecardItem:

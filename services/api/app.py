@@ -25,6 +25,7 @@ from services.api.routes_agreements import router as agreements_router
 from services.api.routes_leads import ingest_router
 from services.api.routes_leads import router as leads_router
 from services.api.routes_ops import feed_router, ops_router
+from services.api.routes_reports import page_router as report_page_router
 from services.api.routes_reports import router as reports_router
 from services.api.routes_routing import router as routing_router
 from services.api.routes_webhooks import router as webhooks_router
@@ -269,6 +270,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(leads_router)
     app.include_router(webhooks_router)
     app.include_router(reports_router)
+    app.include_router(report_page_router)
     app.include_router(agreements_router)
     app.include_router(routing_router)
     app.include_router(feed_router)

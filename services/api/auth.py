@@ -17,6 +17,7 @@ logs or error bodies: only their public id does.
 from __future__ import annotations
 
 import asyncio
+import base64
 import hmac
 import math
 import time
@@ -145,9 +146,20 @@ class KeyRing:
 
 
 def presented_key(request: Request) -> str | None:
-    """The key a request carries: ``X-API-Key``, or ``Authorization: Bearer``."""
+    """The key a request carries: ``X-API-Key``, ``Authorization: Bearer``, or the password of
+    ``Authorization: Basic`` (how a browser signs in to the report page)."""
     presented = request.headers.get("x-api-key")
     if presented is None:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        presented = token.strip() if scheme.lower() == "bearer" else None
+        if scheme.lower() == "bearer":
+            presented = token.strip()
+        elif scheme.lower() == "basic":
+            presented = _basic_password(token.strip())
     return presented or None
+
+
+def _basic_password(token: str) -> str | None:
+    try:
+        return base64.b64decode(token, validate=True).decode("utf-8").partition(":")[2]
+    except (ValueError, UnicodeDecodeError):
+        return None

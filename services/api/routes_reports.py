@@ -6,15 +6,19 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
 
 from schemas.problems import PROBLEM_MEDIA_TYPE, Problem
 from schemas.reports import GroupBy, Scorecard, SlaReport
+from services.api.report_page import render_report_page
 from services.api.runtime import authorized
 from services.clock import utcnow
+from services.errors import DomainError
 from services.reports import report_window, sla_report
-from services.scorecard import scorecard
+from services.scorecard import build_scorecard, scorecard
 
 router = APIRouter(prefix="/v1", tags=["reports"])
+page_router = APIRouter(tags=["reports"])
 _PROBLEM = {"model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}}
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     422: {**_PROBLEM, "description": "A bad window: from not before to, or longer than 400 days"},
@@ -66,3 +70,33 @@ async def read_scorecard(
     window = report_window(start, end, goals.period if goals else "month", utcnow())
     async with runtime.uow.read() as conn:
         return await scorecard(conn, agreement, window)
+
+
+@page_router.get(
+    "/reports",
+    response_class=HTMLResponse,
+    summary="The printable report page",
+    responses={200: {"content": {"text/html": {}}, "description": "The page"}, **_RESPONSES},
+)
+async def report_page(
+    request: Request,
+    start: Annotated[
+        datetime | date | None, Query(alias="from", description="Start (UTC); default: the goal period's")
+    ] = None,
+    end: Annotated[datetime | date | None, Query(alias="to", description="End, exclusive (UTC)")] = None,
+) -> HTMLResponse:
+    """Goal attainment, funnel, time to first touch, breaches per queue and week, and rejection reasons
+    over [from, to), as one printable HTML page (a browser may sign in with an API key as the password
+    of HTTP Basic authentication)."""
+    try:
+        runtime = await authorized(request, "read")
+    except DomainError as error:
+        if error.status == 401:  # ask the browser to sign in
+            error.headers = {"WWW-Authenticate": 'Basic realm="leadrouter reports", charset="UTF-8"'}
+        raise
+    async with runtime.uow.read() as conn:
+        agreement = await runtime.active.current(conn)
+        goals = agreement.document.goals
+        window = report_window(start, end, goals.period if goals else "month", utcnow())
+        report = await sla_report(conn, agreement, window, None)
+    return HTMLResponse(render_report_page(report, build_scorecard(agreement, report, window)))

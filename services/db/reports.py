@@ -152,6 +152,14 @@ async def closed_clocks(
     return await _rows(conn, query)
 
 
+async def breaches(conn: AsyncConnection, start: datetime, end: datetime) -> list[Row]:
+    """Clocks breached in the window: ``queue``, ``closed_at``."""
+    query = sa.select(sla_clocks.c.queue, sla_clocks.c.closed_at).where(
+        _window(sla_clocks.c.closed_at, start, end), sla_clocks.c.state == "breached"
+    )
+    return await _rows(conn, query)
+
+
 async def first_touches(
     conn: AsyncConnection, start: datetime, end: datetime, group_by: str | None
 ) -> list[Row]:

@@ -234,6 +234,12 @@ async def test_totals_and_goals_match_the_hand_computed_figures(history: UnitOfW
     touch = sales.time_to_first_touch
     assert (touch.count, touch.p50_seconds) == (3, 7200.0)  # 3,600, 7,200 and the late 86,400
     assert touch.p90_seconds == pytest.approx(7200 + 0.8 * (86400 - 7200))
+    # buckets 15 min, 30 min, 1 h, 2 h, 4 h, 8 h, 1 day, 2 days, more: 3,600 s is "at most 1 h"
+    assert [b.count for b in touch.histogram] == [0, 0, 1, 1, 0, 0, 1, 0, 0]
+    assert [(w.week, w.queue, w.breaches) for w in report.breaches_by_week] == [
+        (date(2026, 11, 2), "enterprise-france", 1),  # L2's first touch, Tuesday 3 November
+        (date(2026, 11, 9), "enterprise-dach", 1),  # L4's attempts, Wednesday 11 November
+    ]
     first = sales.obligations["first_touch"]
     assert (first.met, first.breached, first.warned) == (2, 1, 1)
     assert first.met_rate == pytest.approx(2 / 3)
@@ -398,6 +404,8 @@ async def test_the_scorecard_lists_every_goal_and_obligation_with_its_status(his
         "after breach 2: service credit of one MQL for marketing's monthly count",
     ]
     assert items["first_touch"].side == "sales"
+    assert items["first_touch"].target == "95% of leads: first touch within 4 h"
+    assert items["attempts"].target == "95% of leads: 3 attempts within 5 days"
     assert items["mqls"].side == "marketing"
     assert (during.missed, during.at_risk) == (0, 7)
     # once the window is over, what was at risk is missed
