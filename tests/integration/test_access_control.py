@@ -32,6 +32,8 @@ ROUTES: list[tuple[str, str, str, dict[str, Any] | None]] = [
     ("read", "GET", "/v1/agreements/acme-sla/versions/1", None),
     ("read", "GET", "/v1/agreements/acme-sla/diff?from=1&to=1", None),
     ("read", "POST", "/v1/agreements/validate", None),
+    ("read", "GET", "/v1/reports/sla", None),
+    ("read", "GET", "/v1/agreements/acme-sla/versions/1/scorecard", None),
     ("admin", "POST", "/v1/agreements", None),
     ("admin", "POST", "/v1/agreements/acme-sla/versions/1/activate", None),
     ("admin", "POST", "/v1/agreements/acme-sla/versions/9/retire", None),
