@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 import yaml
+from rich.console import Console
+from rich.table import Table
 
 from router.agreement import CompiledAgreement
 from router.cases import run_cases
 from router.diff import diff_documents
+from schemas.simulation import Simulation
 from services.agreements import AgreementError, load_agreement
+from services.clock import utcnow
+from services.db.engine import create_engine
+from services.db.uow import UnitOfWork
+from services.errors import DomainError
+from services.reports import report_window
+from services.settings import Settings
+from services.simulation import simulate as simulate_window
 
 agreement_app = typer.Typer(help="Check and compare agreement files.", no_args_is_help=True)
 FileArgument = Annotated[Path, typer.Argument(help="Agreement YAML file", exists=False)]
@@ -80,3 +92,66 @@ def diff(old: FileArgument, new: FileArgument) -> None:
 
 def _show(value: Any) -> str:
     return yaml.safe_dump(value, default_flow_style=True, width=10_000).strip().removesuffix("...").strip()
+
+
+@agreement_app.command()
+def simulate(
+    file: FileArgument,
+    start: Annotated[
+        datetime | None, typer.Option("--from", help="Start (UTC); default: the goal period's")
+    ] = None,
+    end: Annotated[datetime | None, typer.Option("--to", help="End, exclusive (UTC)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON")] = False,
+) -> None:
+    """Replay the stored lead events of a window (LEADROUTER_DATABASE_URL) under FILE and compare with
+    what happened. Nothing is written and no event is published."""
+    candidate = _load(file)
+    try:
+        result = asyncio.run(_simulate(candidate, start, end))
+    except DomainError as error:
+        typer.echo(f"error: {error.detail}", err=True)
+        raise typer.Exit(2) from None
+    if as_json:
+        typer.echo(result.model_dump_json(by_alias=True, indent=2))
+        return
+    console = Console()
+    console.print(
+        f"[bold]What if {result.candidate_version}[/] over {result.from_:%Y-%m-%d %H:%M} to "
+        f"{result.to:%Y-%m-%d %H:%M} UTC: {result.leads_replayed:,} leads, "
+        f"{result.events_replayed:,} events replayed"
+    )
+    volumes = Table(title="Volume")
+    for column in ("", "actual", "candidate", "change"):
+        volumes.add_column(column, justify="right" if column else "left")
+    rows = [("MQLs", result.mqls), ("SQLs", result.sqls)]
+    rows += [(f"MQLs · {s.segment}", s) for s in result.mqls_by_segment]
+    rows += [(f"handoffs · {q.queue}", q) for q in result.handoffs_by_queue]
+    for name, volume in rows:
+        volumes.add_row(
+            name, str(volume.actual), str(volume.candidate), f"{volume.candidate - volume.actual:+d}"
+        )
+    console.print(volumes)
+    over = [load for load in result.rep_load if load.over_capacity]
+    for load in over:
+        console.print(
+            f"[red]over capacity[/]: {load.rep_id} in {load.queue}: {load.projected:g} > {load.capacity}"
+        )
+    console.print(
+        f"{result.stage_changed} leads would end in another stage, {result.queue_changed} in another queue"
+    )
+    for example in result.examples:
+        console.print(
+            f"  {example.lead_id}: {example.actual_stage} -> {example.candidate_stage}, "
+            f"{example.actual_queue or '-'} -> {example.candidate_queue or '-'}"
+        )
+
+
+async def _simulate(candidate: CompiledAgreement, start: datetime | None, end: datetime | None) -> Simulation:
+    engine = create_engine(Settings())
+    try:
+        async with UnitOfWork(engine).read() as conn:
+            goals = candidate.document.goals
+            window = report_window(start, end, goals.period if goals else "month", utcnow())
+            return await simulate_window(conn, candidate, window)
+    finally:
+        await engine.dispose()

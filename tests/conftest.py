@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -14,6 +15,10 @@ from services.db.uow import UnitOfWork
 from services.migrate import upgrade
 from services.settings import Settings
 from tests.support.components import KafkaBroker, PostgresCluster, running_broker
+
+# The review worker announces the reviews of today's date (the example agreement has one due): tests that
+# count events or gauges run it by hand, with their own clock. Services the tests start inherit this.
+os.environ.setdefault("LEADROUTER_REVIEW_WORKER_SECONDS", "0")
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_AGREEMENT = REPO / "deploy" / "agreements" / "example.yaml"

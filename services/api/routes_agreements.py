@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import date, datetime
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
@@ -18,11 +19,16 @@ from schemas.agreement_api import (
     AgreementVersionOut,
 )
 from schemas.problems import PROBLEM_MEDIA_TYPE, Problem
+from schemas.simulation import Simulation
 from services.agreement_lifecycle import AgreementLifecycle, problem_errors
 from services.agreements import check_agreement, read_header
 from services.api.body import read_text_body
 from services.api.runtime import authorized
 from services.api_keys import Scope
+from services.clock import utcnow
+from services.errors import DomainError
+from services.reports import report_window
+from services.simulation import simulate
 
 router = APIRouter(prefix="/v1/agreements", tags=["agreements"])
 
@@ -183,3 +189,47 @@ async def retire_version(
 ) -> AgreementVersionOut:
     """Retire a draft, or the active version of an agreement this service does not route with."""
     return _out(await (await _lifecycle(request, "admin")).retire(agreement_id, version))
+
+
+@router.post(
+    "/{agreement_id}/simulate",
+    response_model=Simulation,
+    response_model_by_alias=True,
+    summary="What-if: replay a window under a candidate version",
+    openapi_extra=_TEXT_BODY,
+    responses={
+        **_BODY_ERRORS,
+        422: {
+            **_PROBLEM,
+            "description": "The candidate does not compile, is another agreement, or a bad window",
+        },
+    },
+)
+async def simulate_agreement(
+    request: Request,
+    agreement_id: str = AgreementId,
+    start: Annotated[datetime | date | None, Query(alias="from", description="Start (UTC)")] = None,
+    end: Annotated[datetime | date | None, Query(alias="to", description="End, exclusive (UTC)")] = None,
+) -> Simulation:
+    """Replay every lead with an event in [from, to) (default: the current goal period) under the
+    candidate agreement in the body, and compare with what happened: MQL/SQL volume (by the
+    candidate's segments), handoffs per queue, projected load per rep against capacity, and the leads
+    whose stage or queue would differ. Nothing is written and no event is published."""
+    runtime = await authorized(request, "read")
+    text = await _text(request)
+    check = check_agreement(text, "body")
+    if check.agreement is None:
+        raise DomainError(
+            422, "agreement-invalid", "Invalid agreement", "the candidate does not compile",
+            errors=problem_errors(check),
+        )  # fmt: skip
+    candidate = check.agreement
+    if candidate.document.id != agreement_id:
+        raise DomainError(
+            422, "agreement-mismatch", "Another agreement",
+            f"the candidate is agreement '{candidate.document.id}', not '{agreement_id}'",
+        )  # fmt: skip
+    goals = candidate.document.goals
+    window = report_window(start, end, goals.period if goals else "month", utcnow())
+    async with runtime.uow.read() as conn:
+        return await simulate(conn, candidate, window)

@@ -21,6 +21,7 @@ from typing import Annotated, Any
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 
+from schemas.leads import Key
 from schemas.problems import FieldError
 from schemas.webhooks import MAX_CHANGES, WebhookDelivery
 from services.ingest_request import field_errors
@@ -29,6 +30,7 @@ from services.webhooks.mapping import PayloadError, RawRecord, map_delivery
 from services.webhooks.signatures import verify_hubspot, verify_salesforce, verify_standard
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+MAX_KEY = 128
 _MAX_EPOCH_MS = 253_402_300_799_000  # 9999-12-31
 
 
@@ -49,7 +51,7 @@ _HUBSPOT_BATCH = TypeAdapter(Annotated[list[_HubSpotEvent], Field(max_length=MAX
 class _SalesforceDelivery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    deliveryId: Id  # noqa: N815
+    deliveryId: Key  # noqa: N815
     records: list[dict[str, Any]] = Field(max_length=MAX_CHANGES)
 
 
@@ -82,7 +84,12 @@ def read_delivery(
         verify_salesforce(source.secret, body, headers, now=now, tolerance=config.tolerance_seconds)
         delivery_id, records = _salesforce(_json(body), config.id_property or "Id")
     else:
-        delivery_id = verify_standard(source.secret, body, headers)
+        delivery_id = verify_standard(source.secret, body, headers).strip()
+        if not 0 < len(delivery_id) <= MAX_KEY:
+            problem = FieldError(
+                field="header.webhook-id", message=f"1 to {MAX_KEY} characters", code="invalid"
+            )
+            raise PayloadError([problem])
         records = _standard(_json(body), config.id_property or "id")
     return map_delivery(source.name, config, delivery_id, records)
 
