@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-GroupBy = Literal["queue", "rep", "source"]
+GroupBy = Literal["queue", "rep", "source", "segment"]
 
 
 class GoalFigure(BaseModel):

@@ -27,13 +27,13 @@ def report_command(
         datetime | None, typer.Option("--from", help="Start (UTC date or time); default: the goal period's")
     ] = None,
     end: Annotated[datetime | None, typer.Option("--to", help="End, exclusive")] = None,
-    group_by: Annotated[str | None, typer.Option(help="queue, rep or source")] = None,
+    group_by: Annotated[str | None, typer.Option(help="queue, rep, source or segment")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
 ) -> None:
     """Both sides' KPIs over a window against the agreement's goals (the database of
     LEADROUTER_DATABASE_URL, under the agreement version active there)."""
-    if group_by not in (None, "queue", "rep", "source"):
-        raise typer.BadParameter("use queue, rep or source", param_hint="--group-by")
+    if group_by not in (None, "queue", "rep", "source", "segment"):
+        raise typer.BadParameter("use queue, rep, source or segment", param_hint="--group-by")
     try:
         report = asyncio.run(_report(start, end, cast("GroupBy | None", group_by)))
     except DomainError as error:

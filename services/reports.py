@@ -7,6 +7,7 @@ from the rows of the window, with the agreement that is active now.
 
 from __future__ import annotations
 
+import uuid
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable
@@ -82,7 +83,33 @@ async def sla_report(
 ) -> SlaReport:
     """Both sides' KPIs over the window, per group, and the goals over the whole window."""
     start, end, now = window.start, window.end, window.now
+    by_segment = group_by == "segment"
+    group_by_key = facts.LEAD if by_segment else group_by  # segments: per lead first, folded below
     groups: dict[str, Row] = defaultdict(_empty)
+    handoffs = await _collect(conn, agreement, window, group_by_key, groups)
+    if not groups:
+        groups[facts.ALL] = _empty()
+    totals = _total(groups.values()) if group_by is not None else groups[facts.ALL]
+    if by_segment:
+        groups = await _fold_segments(conn, agreement, groups, now)
+    return SlaReport(
+        from_=start, to=end, generated_at=now, agreement_version=agreement.version, group_by=group_by,
+        goals=await _goals(conn, agreement, totals, window),
+        groups=[_figures(key, groups[key], agreement) for key in sorted(groups)],
+        distribution=_distribution(handoffs, agreement),
+        breaches_by_week=_weekly(await facts.breaches(conn, start, end)),
+    )  # fmt: skip
+
+
+async def _collect(
+    conn: AsyncConnection,
+    agreement: CompiledAgreement,
+    window: Window,
+    group_by: str | None,
+    groups: dict[str, Row],
+) -> list[Row]:
+    """Every fact of the window, counted into ``groups`` by the key of ``group_by``; the handoffs."""
+    start, end = window.start, window.end
     for row in await facts.leads_created(conn, start, end, group_by):
         groups[row["key"]]["leads"] = row["leads"]
     entries = await facts.stage_entries(conn, start, end, group_by)
@@ -107,15 +134,45 @@ async def sla_report(
     for row in await facts.reassignments(conn, start, end, group_by):
         groups[row["key"]]["reassignments"] += row["count"]
     await _unassigned_waits(conn, groups, window, group_by)
-    if not groups:
-        groups[facts.ALL] = _empty()
-    totals = _total(groups.values()) if group_by is not None else groups[facts.ALL]
-    return SlaReport(
-        from_=start, to=end, generated_at=now, agreement_version=agreement.version, group_by=group_by,
-        goals=await _goals(conn, agreement, totals, window),
-        groups=[_figures(key, groups[key], agreement) for key in sorted(groups)],
-        distribution=_distribution(handoffs, agreement),
-        breaches_by_week=_weekly(await facts.breaches(conn, start, end)),
+    return handoffs
+
+
+async def _fold_segments(
+    conn: AsyncConnection, agreement: CompiledAgreement, per_lead: dict[str, Row], now: datetime
+) -> dict[str, Row]:
+    """Per-lead figures summed into the goal segments each lead belongs to now (a lead in two
+    segments counts in both; one in none, in ``none``)."""
+    ids = {key: uuid.UUID(key) for key in per_lead if key not in (facts.ALL, "none")}
+    segments: dict[uuid.UUID, list[str]] = {}
+    for row in await facts.lead_fact_rows(conn, list(set(ids.values()))):
+        segments[row["id"]] = agreement.segments(_facts(agreement, row, now), now)
+    folded: dict[str, Row] = defaultdict(_empty)
+    for key, figures in per_lead.items():
+        lead_id = ids.get(key)
+        for name in (segments.get(lead_id, []) if lead_id else []) or ["none"]:
+            _merge(folded[name], figures)
+    return folded
+
+
+def _merge(into: Row, figures: Row) -> None:
+    for name, value in figures.items():
+        if name == "obligations":
+            for obligation, counts in value.items():
+                for field, count in counts.items():
+                    into["obligations"][obligation][field] += count
+        elif name == "reasons":
+            for reason, count in value.items():
+                into["reasons"][reason] += count
+        else:
+            into[name] += value  # counts add, lists concatenate
+
+
+def _facts(agreement: CompiledAgreement, row: Row, now: datetime) -> dict[str, Any]:
+    """What rules see of a stored lead now."""
+    weights = weights_at(row["engagement_weights"], row["engagement_as_of"], now, agreement.half_life_days)
+    return lead_facts(
+        row["profile"], row["activity_counts"], weights=weights, last_activity_at=row["last_activity_at"],
+        created_at=row["created_at"],
     )  # fmt: skip
 
 
@@ -318,14 +375,8 @@ async def _segment_mqls(
 ) -> dict[str, int]:
     """MQL entries of the window per goal segment, the lead's facts evaluated as they are now."""
     counted: dict[str, int] = defaultdict(int)
-    half_life = agreement.half_life_days
     for row in await facts.mql_leads(conn, window.start, window.end):
-        weights = weights_at(row["engagement_weights"], row["decided_at"], window.now, half_life)
-        lead = lead_facts(
-            row["profile"], row["activity_counts"], weights=weights,
-            last_activity_at=row["last_activity_at"], created_at=row["created_at"],
-        )  # fmt: skip
-        for segment in agreement.segments(lead, window.now):
+        for segment in agreement.segments(_facts(agreement, row, window.now), window.now):
             counted[segment] += 1
     return counted
 

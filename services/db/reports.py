@@ -17,6 +17,7 @@ from services.db.tables import decisions, lead_events, leads, outbox, sla_clocks
 
 Row = dict[str, Any]
 ALL = "all"
+LEAD = "lead"  # group by lead (to fold leads into their goal segments afterwards)
 _QUALIFIED = ("mql", "sql")
 
 
@@ -28,7 +29,9 @@ def _key(column: sa.ColumnElement[Any] | None) -> sa.ColumnElement[Any]:
 
 
 def _pick(group_by: str | None, *, queue: Any, rep: Any, source: Any) -> Any:
-    return {"queue": queue, "rep": rep, "source": source}.get(group_by or "")
+    """The column a fact is grouped by: its queue, rep or lead source, or (``lead``) the lead itself."""
+    by_lead = sa.cast(leads.c.id, sa.String)
+    return {"queue": queue, "rep": rep, "source": source, LEAD: by_lead}.get(group_by or "")
 
 
 def _window(column: sa.ColumnElement[Any], start: datetime, end: datetime) -> sa.ColumnElement[bool]:
@@ -87,17 +90,24 @@ async def stage_entries(
     return await _rows(conn, query)
 
 
+_FACT_COLUMNS = (
+    leads.c.id, leads.c.profile, leads.c.activity_counts, leads.c.engagement_weights,
+    leads.c.engagement_as_of, leads.c.last_activity_at, leads.c.created_at,
+)  # fmt: skip
+
+
+async def lead_fact_rows(conn: AsyncConnection, lead_ids: Sequence[uuid.UUID]) -> list[Row]:
+    """What rules read of these leads (to place them in goal segments)."""
+    rows: list[Row] = []
+    for chunk in chunks(sorted(set(lead_ids))):
+        rows += await _rows(conn, sa.select(*_FACT_COLUMNS).where(leads.c.id.in_(chunk)))
+    return rows
+
+
 async def mql_leads(conn: AsyncConnection, start: datetime, end: datetime) -> list[Row]:
     """Each MQL entry of the window with its lead's profile and engagement (for goal segments)."""
     query = (
-        sa.select(
-            leads.c.profile,
-            leads.c.activity_counts,
-            leads.c.engagement_weights,
-            leads.c.last_activity_at,
-            leads.c.created_at,
-            decisions.c.decided_at,
-        )
+        sa.select(*_FACT_COLUMNS)
         .select_from(decisions.join(leads, leads.c.id == decisions.c.lead_id))
         .where(_window(decisions.c.decided_at, start, end), _entered("mql"))
     )
@@ -245,6 +255,8 @@ async def lead_groups(conn: AsyncConnection, lead_ids: Sequence[str], group_by: 
     """The group key of each lead (its current queue, owner or source)."""
     if group_by is None:
         return dict.fromkeys(lead_ids, ALL)
+    if group_by == LEAD:
+        return {lead_id: lead_id for lead_id in lead_ids}
     column = _pick(group_by, queue=leads.c.queue, rep=leads.c.owner, source=leads.c.source)
     found: dict[str, str] = {}
     for chunk in chunks(sorted(set(lead_ids))):

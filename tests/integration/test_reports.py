@@ -291,6 +291,26 @@ async def test_figures_per_rep_and_per_source(history: UnitOfWork) -> None:
     assert by_source["hubspot"].routing.still_waiting == 1  # L2
 
 
+async def test_figures_per_goal_segment(history: UnitOfWork) -> None:
+    """A lead counts in every segment it matches now: L1 and L4 are enterprise and DACH, L3 DACH only,
+    L2 (French, 500 people) in none."""
+    async with history.read() as conn:
+        report = await sla_report(conn, AGREEMENT, Window(NOV, DEC, NOW), "segment")
+    groups = {g.key: g for g in report.groups}
+    assert set(groups) == {"enterprise", "dach", "none"}
+    enterprise, dach, none = groups["enterprise"], groups["dach"], groups["none"]
+    assert (enterprise.marketing.leads, enterprise.marketing.mqls, enterprise.marketing.sqls) == (1, 2, 1)
+    assert (dach.marketing.leads, dach.marketing.mqls) == (2, 2)  # L1 and L3 created; L1 and L4 MQLs
+    assert (none.marketing.leads, none.marketing.mqls, none.sales.rejected) == (1, 1, 1)
+    assert enterprise.sales.accepted == 2
+    assert enterprise.routing.reassignments == 1
+    assert enterprise.sales.time_to_first_touch.p50_seconds == 5400.0  # 3,600 and 7,200
+    assert none.routing.still_waiting == 1
+    assert report.goals is not None
+    assert report.goals.mqls is not None
+    assert report.goals.mqls.actual == 3  # the goals count each lead once
+
+
 async def test_at_the_goal_boundaries() -> None:
     """Status at the edges: the target reached is met, even mid-window; after the window a shortfall
     is missed; during it, the pace decides between on track and at risk."""
