@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,12 +16,10 @@ from router.cases import run_cases
 from router.diff import diff_documents
 from schemas.simulation import Simulation
 from services.agreements import AgreementError, load_agreement
+from services.cli_database import run_on_database
 from services.clock import utcnow
-from services.db.engine import create_engine
 from services.db.uow import UnitOfWork
-from services.errors import DomainError
 from services.reports import report_window
-from services.settings import Settings
 from services.simulation import simulate as simulate_window
 
 agreement_app = typer.Typer(help="Check and compare agreement files.", no_args_is_help=True)
@@ -106,11 +103,7 @@ def simulate(
     """Replay the stored lead events of a window (LEADROUTER_DATABASE_URL) under FILE and compare with
     what happened. Nothing is written and no event is published."""
     candidate = _load(file)
-    try:
-        result = asyncio.run(_simulate(candidate, start, end))
-    except DomainError as error:
-        typer.echo(f"error: {error.detail}", err=True)
-        raise typer.Exit(2) from None
+    result = run_on_database(lambda uow: _simulate(uow, candidate, start, end))
     if as_json:
         typer.echo(result.model_dump_json(by_alias=True, indent=2))
         return
@@ -146,12 +139,10 @@ def simulate(
         )
 
 
-async def _simulate(candidate: CompiledAgreement, start: datetime | None, end: datetime | None) -> Simulation:
-    engine = create_engine(Settings())
-    try:
-        async with UnitOfWork(engine).read() as conn:
-            goals = candidate.document.goals
-            window = report_window(start, end, goals.period if goals else "month", utcnow())
-            return await simulate_window(conn, candidate, window)
-    finally:
-        await engine.dispose()
+async def _simulate(
+    uow: UnitOfWork, candidate: CompiledAgreement, start: datetime | None, end: datetime | None
+) -> Simulation:
+    async with uow.read() as conn:
+        goals = candidate.document.goals
+        window = report_window(start, end, goals.period if goals else "month", utcnow())
+        return await simulate_window(conn, candidate, window)

@@ -2,37 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 
 from services.api_keys import SCOPES, key_id_of, make_key
+from services.cli_database import run_on_database
 from services.clock import utcnow
 from services.db import api_keys as key_repo
-from services.db.engine import create_engine
 from services.db.uow import UnitOfWork
-from services.settings import Settings
 
 keys_app = typer.Typer(
     help="Make, list and revoke API keys (stored hashed in the database).", no_args_is_help=True
 )
 LOCAL_ADMIN_FILE = Path(".leadrouter-admin.key")
 T = TypeVar("T")
-
-
-def _run(work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
-    async def main() -> T:
-        engine = create_engine(Settings())
-        try:
-            return await work(UnitOfWork(engine))
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(main())
 
 
 async def _create(uow: UnitOfWork, name: str, scopes: list[str], rate_limit: int | None) -> tuple[str, str]:
@@ -55,7 +41,7 @@ def create(
 ) -> None:
     """Make a key and print it. It is shown only now: the database keeps its hash."""
     try:
-        key, scopes = _run(lambda uow: _create(uow, name, scope, rate_limit))
+        key, scopes = run_on_database(lambda uow: _create(uow, name, scope, rate_limit))
     except ValueError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
@@ -65,7 +51,7 @@ def create(
 @keys_app.command("list")
 def list_keys() -> None:
     """Every key: id, name, scopes, rate limit, when made, and when revoked (never the key itself)."""
-    rows = _run(_list)
+    rows = run_on_database(_list)
     if not rows:
         typer.echo("no API keys (the service is open: local use only)")
         return
@@ -91,7 +77,7 @@ def revoke(key_id: Annotated[str, typer.Argument(help="The key's id (see 'leadro
         async with uow.transaction() as conn:
             return await key_repo.revoke_key(conn, key_id, utcnow())
 
-    if not _run(work):
+    if not run_on_database(work):
         typer.echo(f"error: no active key with id {key_id}", err=True)
         raise typer.Exit(1)
     typer.echo(f"revoked {key_id}")
@@ -116,6 +102,6 @@ def local_admin(
         file.write_text(key + "\n", encoding="utf-8")
         return key, True
 
-    key, made = _run(work)
+    key, made = run_on_database(work)
     typer.echo(f"{'Made a' if made else 'The'} local admin API key (kept in {file}):\n  {key}")
     typer.echo(f"Try it:\n  curl -s localhost:8000/v1/events -H 'Authorization: Bearer {key}'")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, cast
@@ -14,10 +13,9 @@ from rich.table import Table
 from schemas.reports import GoalFigure, GroupBy, GroupFigures, SlaReport
 from services.agreement_lifecycle import ActiveAgreement
 from services.agreements import agreement_id_of, load_agreement, read_agreement_file
+from services.cli_database import run_on_database
 from services.clock import utcnow
-from services.db.engine import create_engine
 from services.db.uow import UnitOfWork
-from services.errors import DomainError
 from services.reports import report_window, sla_report
 from services.settings import Settings
 
@@ -34,34 +32,26 @@ def report_command(
     LEADROUTER_DATABASE_URL, under the agreement version active there)."""
     if group_by not in (None, "queue", "rep", "source", "segment"):
         raise typer.BadParameter("use queue, rep, source or segment", param_hint="--group-by")
-    try:
-        report = asyncio.run(_report(start, end, cast("GroupBy | None", group_by)))
-    except DomainError as error:
-        typer.echo(f"error: {error.detail}", err=True)
-        raise typer.Exit(2) from None
+    report = run_on_database(lambda uow: _report(uow, start, end, cast("GroupBy | None", group_by)))
     if as_json:
         typer.echo(report.model_dump_json(by_alias=True, indent=2))
         return
     print_report(report, Console())
 
 
-async def _report(start: datetime | None, end: datetime | None, group_by: GroupBy | None) -> SlaReport:
+async def _report(
+    uow: UnitOfWork, start: datetime | None, end: datetime | None, group_by: GroupBy | None
+) -> SlaReport:
     settings = Settings()
-    engine = create_engine(settings)
-    try:
-        async with UnitOfWork(engine).read() as conn:
-            try:
-                text = read_agreement_file(settings.agreement_path)
-                agreement = await ActiveAgreement(agreement_id_of(text, settings.agreement_path)).current(
-                    conn
-                )
-            except RuntimeError:  # never served from this database: the file's version
-                agreement = load_agreement(settings.agreement_path)
-            goals = agreement.document.goals
-            window = report_window(start, end, goals.period if goals else "month", utcnow())
-            return await sla_report(conn, agreement, window, group_by)
-    finally:
-        await engine.dispose()
+    async with uow.read() as conn:
+        try:
+            text = read_agreement_file(settings.agreement_path)
+            agreement = await ActiveAgreement(agreement_id_of(text, settings.agreement_path)).current(conn)
+        except RuntimeError:  # never served from this database: the file's version
+            agreement = load_agreement(settings.agreement_path)
+        goals = agreement.document.goals
+        window = report_window(start, end, goals.period if goals else "month", utcnow())
+        return await sla_report(conn, agreement, window, group_by)
 
 
 def print_report(report: SlaReport, console: Console) -> None:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
@@ -23,6 +22,7 @@ from schemas.simulation import Simulation
 from services.agreement_lifecycle import AgreementLifecycle, problem_errors
 from services.agreements import check_agreement, read_header
 from services.api.body import read_text_body
+from services.api.routes_reports import WindowEnd, WindowStart
 from services.api.runtime import authorized
 from services.api_keys import Scope
 from services.clock import utcnow
@@ -208,8 +208,8 @@ async def retire_version(
 async def simulate_agreement(
     request: Request,
     agreement_id: str = AgreementId,
-    start: Annotated[datetime | date | None, Query(alias="from", description="Start (UTC)")] = None,
-    end: Annotated[datetime | date | None, Query(alias="to", description="End, exclusive (UTC)")] = None,
+    start: WindowStart = None,
+    end: WindowEnd = None,
 ) -> Simulation:
     """Replay every lead with an event in [from, to) (default: the current goal period) under the
     candidate agreement in the body, and compare with what happened: MQL/SQL volume (by the

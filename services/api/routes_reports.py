@@ -18,6 +18,11 @@ from services.reports import report_window, sla_report
 from services.scorecard import build_scorecard, scorecard
 
 router = APIRouter(prefix="/v1", tags=["reports"])
+WindowStart = Annotated[
+    datetime | date | None,
+    Query(alias="from", description="Start (UTC date or time); default: the goal period's"),
+]
+WindowEnd = Annotated[datetime | date | None, Query(alias="to", description="End, exclusive (UTC)")]
 page_router = APIRouter(tags=["reports"])
 _PROBLEM = {"model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}}
 _RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -28,10 +33,8 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 @router.get("/reports/sla", response_model=SlaReport, response_model_by_alias=True, responses=_RESPONSES)
 async def read_sla_report(
     request: Request,
-    start: Annotated[
-        datetime | date | None, Query(alias="from", description="Start (UTC); default: the goal period's")
-    ] = None,
-    end: Annotated[datetime | date | None, Query(alias="to", description="End, exclusive (UTC)")] = None,
+    start: WindowStart = None,
+    end: WindowEnd = None,
     group_by: Annotated[GroupBy | None, Query(description="Figures per queue, rep or source")] = None,
 ) -> SlaReport:
     """Marketing (leads, MQLs, SQLs against goals with pace, data completeness, rejections), sales
@@ -56,10 +59,8 @@ async def read_scorecard(
     request: Request,
     agreement_id: str,
     version: int,
-    start: Annotated[
-        datetime | date | None, Query(alias="from", description="Start (UTC); default: the goal period's")
-    ] = None,
-    end: Annotated[datetime | date | None, Query(alias="to", description="End, exclusive (UTC)")] = None,
+    start: WindowStart = None,
+    end: WindowEnd = None,
 ) -> Scorecard:
     """Every goal and obligation of the version over [from, to): target, actual, status (met, on track,
     at risk, missed, no data) and the remediation the agreement prescribes for a miss; the review
@@ -80,10 +81,8 @@ async def read_scorecard(
 )
 async def report_page(
     request: Request,
-    start: Annotated[
-        datetime | date | None, Query(alias="from", description="Start (UTC); default: the goal period's")
-    ] = None,
-    end: Annotated[datetime | date | None, Query(alias="to", description="End, exclusive (UTC)")] = None,
+    start: WindowStart = None,
+    end: WindowEnd = None,
 ) -> HTMLResponse:
     """Goal attainment, funnel, time to first touch, breaches per queue and week, and rejection reasons
     over [from, to), as one printable HTML page (a browser may sign in with an API key as the password
