@@ -201,9 +201,9 @@ class _Run:
         self.effects = BatchEffects()
         self._replies: dict[int, Reply] = {}
         self.known: dict[str, dict[str, Any]] = {}
-        # CRM records without an e-mail yet: their kept fields, and those that became leads
+        # CRM records without an e-mail yet (their kept fields), and those this batch changed or made leads
         self.waiting: dict[tuple[str, str], dict[str, Any]] = {}
-        self.waiting_done: set[tuple[str, str]] = set()
+        self.waiting_changed: set[tuple[str, str]] = set()
         self.deliveries: list[_Delivery] = []
 
     async def execute(self) -> tuple[list[Reply | DomainError], BatchEffects]:
@@ -232,11 +232,11 @@ class _Run:
             for c in self.commands
             if isinstance(c, UpsertLead)
         ]
+        deliveries = [c.body for c in self.commands if isinstance(c, ApplyDelivery)]
         records += [
-            (c.body.source, change.external_id, change.fields.email)
-            for c in self.commands
-            if isinstance(c, ApplyDelivery)
-            for change in c.body.changes
+            (delivery.source, change.external_id, change.fields.email)
+            for delivery in deliveries
+            for change in delivery.changes
         ]
         ids = [c.lead_id for c in self.commands if isinstance(c, RecordActivity | RecordFeedback)]
         if records:
@@ -254,7 +254,7 @@ class _Run:
             for row in await repo.leads_by_email(self.conn, unmatched, lock=True) if unmatched else []:
                 if row["id"] not in self.by_id:
                     self._remember(_Lead(row, is_new=False))
-            if any(isinstance(c, ApplyDelivery) for c in self.commands):
+            if deliveries:
                 unknown = [pair for pair in pairs if pair not in self.by_external]
                 self.waiting = await webhook_repo.waiting_contacts(self.conn, unknown) if unknown else {}
         missing = [i for i in ids if i not in self.by_id]
@@ -380,12 +380,12 @@ class _Run:
             elif not fields.get("email"):
                 fields.pop("email", None)
                 self.waiting[pair] = {**self.waiting.get(pair, {}), **fields}
-                self.waiting_done.discard(pair)
+                self.waiting_changed.add(pair)
                 changes.append((change, None))
                 continue
             elif pair in self.waiting:
                 fields = {**self.waiting.pop(pair), **fields}
-                self.waiting_done.add(pair)
+                self.waiting_changed.add(pair)
             body = LeadIn.model_validate(
                 {**fields, "source": source, "external_id": change.external_id, "event_id": change.event_id,
                  "occurred_at": change.occurred_at}
@@ -728,7 +728,7 @@ class _Run:
             for reply in [self._replies[id(delivery)]]
         ]
         await webhook_repo.insert_deliveries(self.conn, rows)
-        await webhook_repo.save_waiting_contacts(self.conn, self.waiting, self.waiting_done, self.now)
+        await webhook_repo.save_waiting_contacts(self.conn, self.waiting, self.waiting_changed, self.now)
 
 
 def change_key(command: ApplyDelivery, index: int) -> str:

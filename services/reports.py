@@ -241,9 +241,7 @@ async def _unassigned_waits(
 def _total(groups: Iterable[Row]) -> Row:
     total = _empty()
     for group in groups:
-        for name in ("leads", "mqls", "sqls", "mql_to_sql", "sql_converted", "handed_off", "complete",
-                     "completeness_counted", "accepted", "rejected", "converted"):  # fmt: skip
-            total[name] += group[name]
+        _merge(total, group)
     return total
 
 

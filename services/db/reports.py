@@ -34,6 +34,15 @@ def _pick(group_by: str | None, *, queue: Any, rep: Any, source: Any) -> Any:
     return {"queue": queue, "rep": rep, "source": source, LEAD: by_lead}.get(group_by or "")
 
 
+# clocks with their leads (grouping by source reads the lead)
+_CLOCKS = sla_clocks.join(leads, leads.c.id == sla_clocks.c.lead_id)
+
+
+def _clock_key(group_by: str | None) -> sa.ColumnElement[Any]:
+    """The group key of a clock fact: the clock's queue or rep, or its lead's source."""
+    return _key(_pick(group_by, queue=sla_clocks.c.queue, rep=sla_clocks.c.rep_id, source=leads.c.source))
+
+
 def _window(column: sa.ColumnElement[Any], start: datetime, end: datetime) -> sa.ColumnElement[bool]:
     return sa.and_(column >= start, column < end)
 
@@ -117,10 +126,10 @@ async def mql_leads(conn: AsyncConnection, start: datetime, end: datetime) -> li
 async def handoffs(conn: AsyncConnection, start: datetime, end: datetime, group_by: str | None) -> list[Row]:
     """Handoffs in the window (first-touch clocks started): ``key``, ``queue``, ``rep_id``, ``lead_id``
     and the lead's ``profile``."""
-    key = _key(_pick(group_by, queue=sla_clocks.c.queue, rep=sla_clocks.c.rep_id, source=leads.c.source))
+    key = _clock_key(group_by)
     query = (
         sa.select(key, sla_clocks.c.queue, sla_clocks.c.rep_id, sla_clocks.c.lead_id, leads.c.profile)
-        .select_from(sla_clocks.join(leads, leads.c.id == sla_clocks.c.lead_id))
+        .select_from(_CLOCKS)
         .where(_window(sla_clocks.c.started_at, start, end), sla_clocks.c.obligation == "first_touch")
     )
     return await _rows(conn, query)
@@ -145,7 +154,7 @@ async def closed_clocks(
 ) -> list[Row]:
     """Clocks met or breached in the window, per group, obligation and state: ``count`` and the
     attempts made and required."""
-    key = _key(_pick(group_by, queue=sla_clocks.c.queue, rep=sla_clocks.c.rep_id, source=leads.c.source))
+    key = _clock_key(group_by)
     query = (
         sa.select(
             key,
@@ -155,7 +164,7 @@ async def closed_clocks(
             sa.func.sum(sla_clocks.c.attempts_made).label("attempts_made"),
             sa.func.sum(sla_clocks.c.attempts_required).label("attempts_required"),
         )
-        .select_from(sla_clocks.join(leads, leads.c.id == sla_clocks.c.lead_id))
+        .select_from(_CLOCKS)
         .where(_window(sla_clocks.c.closed_at, start, end), sla_clocks.c.state.in_(("met", "breached")))
         .group_by(key, sla_clocks.c.obligation, sla_clocks.c.state)
     )
@@ -174,7 +183,7 @@ async def first_touches(
     conn: AsyncConnection, start: datetime, end: datetime, group_by: str | None
 ) -> list[Row]:
     """First-touch clocks fulfilled in the window (on time or late), with what timing them needs."""
-    key = _key(_pick(group_by, queue=sla_clocks.c.queue, rep=sla_clocks.c.rep_id, source=leads.c.source))
+    key = _clock_key(group_by)
     query = (
         sa.select(
             key,
@@ -183,7 +192,7 @@ async def first_touches(
             sla_clocks.c.calendar,
             sla_clocks.c.paused_seconds,
         )
-        .select_from(sla_clocks.join(leads, leads.c.id == sla_clocks.c.lead_id))
+        .select_from(_CLOCKS)
         .where(_window(sla_clocks.c.fulfilled_at, start, end), sla_clocks.c.obligation == "first_touch")
     )
     return await _rows(conn, query)
@@ -212,10 +221,10 @@ async def handoffs_after(conn: AsyncConnection, lead_ids: Sequence[str], after: 
 
 async def warnings(conn: AsyncConnection, start: datetime, end: datetime, group_by: str | None) -> list[Row]:
     """Clocks warned in the window per group and obligation: ``count``."""
-    key = _key(_pick(group_by, queue=sla_clocks.c.queue, rep=sla_clocks.c.rep_id, source=leads.c.source))
+    key = _clock_key(group_by)
     query = (
         sa.select(key, sla_clocks.c.obligation, sa.func.count().label("count"))
-        .select_from(sla_clocks.join(leads, leads.c.id == sla_clocks.c.lead_id))
+        .select_from(_CLOCKS)
         .where(_window(sla_clocks.c.warned_at, start, end))
         .group_by(key, sla_clocks.c.obligation)
     )

@@ -55,19 +55,25 @@ async def waiting_contacts(conn: AsyncConnection, pairs: Sequence[Pair]) -> dict
 
 
 async def save_waiting_contacts(
-    conn: AsyncConnection, keep: dict[Pair, dict[str, Any]], done: set[Pair], at: datetime
+    conn: AsyncConnection, waiting: dict[Pair, dict[str, Any]], changed: set[Pair], at: datetime
 ) -> None:
-    """Store the fields of records still waiting for an e-mail; forget those that became leads."""
-    gone = set(keep) | done
-    for source, external_id in sorted(gone):
+    """Write the ``changed`` records: those still ``waiting`` for an e-mail with their fields, the
+    others (they became leads) removed."""
+    for source, external_id in sorted(changed):
         await conn.execute(
             sa.delete(crm_contacts).where(
                 crm_contacts.c.source == source, crm_contacts.c.external_id == external_id
             )
         )
     rows = [
-        {"source": source, "external_id": external_id, "fields": fields, "updated_at": at}
-        for (source, external_id), fields in sorted(keep.items())
+        {
+            "source": source,
+            "external_id": external_id,
+            "fields": waiting[(source, external_id)],
+            "updated_at": at,
+        }
+        for source, external_id in sorted(changed)
+        if (source, external_id) in waiting
     ]
     if rows:
         await conn.execute(sa.insert(crm_contacts), rows)
