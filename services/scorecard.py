@@ -45,25 +45,17 @@ def build_scorecard(agreement: CompiledAgreement, report: SlaReport, window: Win
                 items.append(_rate(side, name, rate, window))
     sales = report.groups[0].sales
     obligations = document.obligations
-    stated = {
-        "first_touch": f"first touch within {_spoken(obligations.first_touch.within)}",
-        "attempts": f"{obligations.attempts.count} attempts within {_spoken(obligations.attempts.within)}"
-        if obligations.attempts else "",
-        "decision": f"accept or reject within {_spoken(obligations.decision.within)}"
-        if obligations.decision else "",
-    }  # fmt: skip
-    targets = {
-        "first_touch": obligations.first_touch.target,
-        "attempts": obligations.attempts.target if obligations.attempts else None,
-        "decision": obligations.decision.target if obligations.decision else None,
-    }
+    first, attempts, decision = obligations.first_touch, obligations.attempts, obligations.decision
+    plans = {"first_touch": (f"first touch within {_spoken(first.within)}", first.target)}
+    if attempts is not None:
+        plans["attempts"] = (f"{attempts.count} attempts within {_spoken(attempts.within)}", attempts.target)
+    if decision is not None:
+        plans["decision"] = (f"accept or reject within {_spoken(decision.within)}", decision.target)
     for name, figures in sales.obligations.items():
-        target = targets[name]
-        if target is None:
-            continue
+        stated, target = plans[name]
         actual = figures.met_rate
         items.append(ScorecardItem(
-            side="sales", item=name, target=f"{target:.0%} of leads: {stated[name]}", target_value=target,
+            side="sales", item=name, target=f"{target:.0%} of leads: {stated}", target_value=target,
             actual_value=actual, status=_share_status(actual, target, window),
             remediation=_prescribed(agreement, name),
         ))  # fmt: skip
