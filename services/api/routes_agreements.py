@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from router.diff import diff_documents
@@ -22,7 +22,7 @@ from schemas.simulation import Simulation
 from services.agreement_lifecycle import AgreementLifecycle, problem_errors
 from services.agreements import check_agreement, read_header
 from services.api.body import read_text_body
-from services.api.routes_reports import WindowEnd, WindowStart
+from services.api.params import AgreementId, Version, WindowEnd, WindowStart
 from services.api.runtime import authorized
 from services.api_keys import Scope
 from services.clock import utcnow
@@ -45,8 +45,6 @@ _BODY_ERRORS: dict[int | str, dict[str, Any]] = {
     413: {**_PROBLEM, "description": "Body too large"},
     415: {**_PROBLEM, "description": "Not YAML or JSON"},
 }
-AgreementId = Path(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$", description="The agreement's id")
-Version = Path(ge=1, le=2**31 - 1, description="The version number")
 
 
 async def _lifecycle(request: Request, scope: Scope) -> AgreementLifecycle:

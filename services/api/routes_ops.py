@@ -21,7 +21,9 @@ ops_router = APIRouter(tags=["operations"])
 @feed_router.get("/events", response_model=EventFeedPage, summary="Read the event feed")
 async def read_events(
     request: Request,
-    after: int = Query(default=0, ge=0, description="Cursor: the next_cursor of the previous page"),
+    after: int = Query(
+        default=0, ge=0, le=2**63 - 1, description="Cursor: the next_cursor of the previous page"
+    ),
     limit: int = Query(default=100, ge=1, le=1000),
 ) -> EventFeedPage:
     """Every event leadrouter produced (the same CloudEvents as on Kafka), oldest first."""

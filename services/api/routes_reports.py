@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -10,6 +9,7 @@ from fastapi.responses import HTMLResponse
 
 from schemas.problems import PROBLEM_MEDIA_TYPE, Problem
 from schemas.reports import GroupBy, Scorecard, SlaReport
+from services.api.params import AgreementId, Version, WindowEnd, WindowStart
 from services.api.report_page import render_report_page
 from services.api.runtime import authorized
 from services.clock import utcnow
@@ -18,11 +18,6 @@ from services.reports import report_window, sla_report
 from services.scorecard import build_scorecard, scorecard
 
 router = APIRouter(prefix="/v1", tags=["reports"])
-WindowStart = Annotated[
-    datetime | date | None,
-    Query(alias="from", description="Start (UTC date or time); default: the goal period's"),
-]
-WindowEnd = Annotated[datetime | date | None, Query(alias="to", description="End, exclusive (UTC)")]
 page_router = APIRouter(tags=["reports"])
 _PROBLEM = {"model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}}
 _RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -57,8 +52,8 @@ async def read_sla_report(
 )
 async def read_scorecard(
     request: Request,
-    agreement_id: str,
-    version: int,
+    agreement_id: str = AgreementId,
+    version: int = Version,
     start: WindowStart = None,
     end: WindowEnd = None,
 ) -> Scorecard:

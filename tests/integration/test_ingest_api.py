@@ -321,11 +321,13 @@ async def test_event_feed_pages_with_a_cursor(db_url: str, agreement_file: Path)
         rest = (await client.get("/v1/events", params={"after": first["next_cursor"], "limit": 100})).json()
         empty = (await client.get("/v1/events", params={"after": rest["next_cursor"]})).json()
         bad = await client.get("/v1/events", params={"limit": 0})
+        huge = await client.get("/v1/events", params={"after": 2**63})  # beyond a 64-bit id: no 500
     ids = [e["id"] for e in first["events"] + rest["events"]]
     assert len(first["events"]) == 4
     assert len(ids) == len(set(ids)) == 7  # the agreement's activation; stage change + handoff per lead
     assert empty == {"events": [], "next_cursor": rest["next_cursor"]}
     assert bad.status_code == 422
+    assert huge.status_code == 422
 
 
 async def test_api_keys_are_enforced_when_configured(db_url: str, agreement_file: Path) -> None:

@@ -444,6 +444,12 @@ async def test_the_scorecard_api(history: UnitOfWork, db_url: str) -> None:
         assert reply.status_code == 200, reply.text
         missing = await client.get(path.format(9))
         assert missing.status_code == 404
+        for bad in (0, 2**31, 3243511310241748746240):  # the last one overflowed the database (a 500)
+            out_of_range = await client.get(path.format(bad))
+            assert out_of_range.status_code == 422, (bad, out_of_range.text)
+            assert out_of_range.json()["errors"][0]["field"] == "path.version"
+        bad_id = await client.get("/v1/agreements/%C2%A6b/versions/1/scorecard")
+        assert bad_id.status_code == 422
     items = {i["item"]: i for i in reply.json()["items"]}
     assert items["mqls"]["actual_value"] == 3
     assert items["attempts"]["actual_value"] == 0.5

@@ -1,0 +1,16 @@
+"""Path and query parameters several route modules share, with the bounds that keep them valid."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+
+from fastapi import Path, Query
+
+AgreementId = Path(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$", description="The agreement's id")
+Version = Path(ge=1, le=2**31 - 1, description="The version number")
+WindowStart = Annotated[
+    datetime | date | None,
+    Query(alias="from", description="Start (UTC date or time); default: the goal period's"),
+]
+WindowEnd = Annotated[datetime | date | None, Query(alias="to", description="End, exclusive (UTC)")]
