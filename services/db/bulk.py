@@ -107,24 +107,32 @@ async def _driver(conn: AsyncConnection) -> Any:
     return driver
 
 
+UpdateKey = str | tuple[str, ...] | None  # the column(s) an UPDATE finds its row by; None: an INSERT
+
+
 class BulkStatement:
-    """``INSERT`` (or ``UPDATE ... WHERE key = ?``) of fixed columns, executed for many rows at once."""
+    """``INSERT`` (or ``UPDATE ... WHERE key = ? [AND ...]``) of fixed columns, executed for many rows at
+    once."""
 
     def __init__(
-        self, table: sa.Table, columns: Sequence[str], dialect: str, update_key: str | None = None
+        self, table: sa.Table, columns: Sequence[str], dialect: str, update_key: UpdateKey = None
     ) -> None:
-        self.columns = tuple(columns) + ((update_key,) if update_key else ())
+        keys = (update_key,) if isinstance(update_key, str) else update_key or ()
+        self.columns = tuple(columns) + keys
         encoders = [column_encoder(table.c[name], dialect) for name in self.columns]
         self._values = operator.itemgetter(*self.columns)
         self._encoded = tuple((i, e) for i, e in enumerate(encoders) if e is not _same)
         # Timestamps repeat within a batch (one "now" per transaction): encode each distinct value once.
         self._memoised = frozenset(i for i, e in self._encoded if e is _sqlite_datetime)
         marks = [f"${n}" if dialect == "postgresql" else "?" for n in range(1, len(self.columns) + 1)]
-        if update_key is None:
+        if not keys:
             self.sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join(marks)})"  # noqa: S608 - names from our schema
         else:
             sets = ", ".join(f"{name} = {mark}" for name, mark in zip(columns, marks, strict=False))
-            self.sql = f"UPDATE {table.name} SET {sets} WHERE {update_key} = {marks[-1]}"  # noqa: S608 - names from our schema
+            where = " AND ".join(
+                f"{key} = {mark}" for key, mark in zip(keys, marks[len(columns) :], strict=True)
+            )
+            self.sql = f"UPDATE {table.name} SET {sets} WHERE {where}"  # noqa: S608 - names from our schema
 
     async def execute(self, conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
         """Write ``rows`` (dicts with at least the statement's columns) in one driver call."""
@@ -311,10 +319,10 @@ class BulkStatements:
     """One ``BulkStatement`` per (table, columns, dialect), built on first use."""
 
     def __init__(self) -> None:
-        self._cache: dict[tuple[str, tuple[str, ...], str, str | None], BulkStatement] = {}
+        self._cache: dict[tuple[str, tuple[str, ...], str, UpdateKey], BulkStatement] = {}
 
     def get(
-        self, table: sa.Table, columns: Sequence[str], dialect: str, update_key: str | None = None
+        self, table: sa.Table, columns: Sequence[str], dialect: str, update_key: UpdateKey = None
     ) -> BulkStatement:
         """The statement writing ``columns`` of ``table`` on ``dialect``."""
         key = (table.name, tuple(columns), dialect, update_key)

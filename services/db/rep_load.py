@@ -79,14 +79,10 @@ async def lock_rep_states(conn: AsyncConnection, rep_ids: Iterable[str]) -> dict
 
 async def save_credits(conn: AsyncConnection, credits: dict[tuple[str, str], int]) -> None:
     """Store membership credits (``(queue, rep) -> credit``) in one statement."""
-    if credits:
-        statement = (
-            reps.update()
-            .where(reps.c.queue_id == sa.bindparam("b_queue"), reps.c.id == sa.bindparam("b_rep"))
-            .values(credit=sa.bindparam("credit"))
-        )
-        rows = [{"b_queue": q, "b_rep": r, "credit": credit} for (q, r), credit in sorted(credits.items())]
-        await conn.execute(statement, rows)
+    rows = [{"queue_id": q, "id": r, "credit": credit} for (q, r), credit in sorted(credits.items())]
+    await STATEMENTS.get(reps, ("credit",), conn.dialect.name, update_key=("queue_id", "id")).execute(
+        conn, rows
+    )
 
 
 async def save_rep_states(conn: AsyncConnection, rows: Sequence[Row]) -> None:
