@@ -42,30 +42,10 @@ _LEAD_META_FIELDS = frozenset({"source", "external_id", "event_id", "occurred_at
 
 
 @dataclass(frozen=True, slots=True)
-class LeadChange:
-    """A validated lead body as the batch applies it: its identity, the asserted stage and the profile
-    fields it sets. Plain data, so the API process can validate and the writer process apply."""
-
-    source: str
-    external_id: str
-    email: str
-    company: str | None
-    stage: str | None
-    changes: dict[str, Any]  # the profile fields the body set (e-mail included), as JSON values
-
-    @classmethod
-    def of(cls, body: LeadIn) -> LeadChange:
-        """The change a validated ``LeadIn`` asks for."""
-        changes = body.model_dump(include=body.model_fields_set - _LEAD_META_FIELDS)
-        changes["email"] = body.email
-        return cls(body.source, body.external_id, body.email, body.company, body.stage, changes)
-
-
-@dataclass(frozen=True, slots=True)
 class UpsertLead:
     """Create or update a lead."""
 
-    body: LeadChange
+    body: LeadIn
     event_key: str
     request_hash: str
     raw: bytes  # the request body as received: stored as the event's payload
@@ -339,7 +319,8 @@ class _Run:
     def _upsert(self, command: UpsertLead) -> _Pending:
         body = command.body
         lead = self.by_external.get((body.source, body.external_id)) or self.by_email.get(body.email)
-        changes = dict(body.changes)
+        changes = body.model_dump(include=body.model_fields_set - _LEAD_META_FIELDS)
+        changes["email"] = body.email
         if lead is None:
             row = {
                 "id": uuid7(),
@@ -410,9 +391,8 @@ class _Run:
                  "occurred_at": change.occurred_at}
             )  # fmt: skip
             upsert = UpsertLead(
-                LeadChange.of(body), key, command.request_hash,
-                change.model_dump_json(exclude_unset=True).encode(),
-            )  # fmt: skip
+                body, key, command.request_hash, change.model_dump_json(exclude_unset=True).encode()
+            )
             pending = self._upsert(upsert)
             self.events.append((pending, self._event_row(upsert, pending)))
             changes.append((change, pending))

@@ -19,14 +19,7 @@ from schemas.leads import ActivityIn, FeedbackIn, LeadIn
 from schemas.problems import FieldError
 from schemas.webhooks import WebhookDelivery
 from services.errors import DomainError
-from services.ingest import (
-    ApplyDelivery,
-    Command,
-    LeadChange,
-    RecordActivity,
-    RecordFeedback,
-    UpsertLead,
-)
+from services.ingest import ApplyDelivery, Command, RecordActivity, RecordFeedback, UpsertLead
 
 M = TypeVar("M", bound=BaseModel)
 RequestKind = Literal["lead", "activity", "feedback", "webhook"]
@@ -80,8 +73,9 @@ def to_command(request: IngestRequest) -> Command:
     digest = hashlib.sha256(request.raw).hexdigest()
     if request.kind == "lead":
         lead = parse_body(LeadIn, request.raw)
-        key = _key(f"lead:{lead.source}", lead.event_id, request, digest)
-        return UpsertLead(LeadChange.of(lead), key, digest, request.raw)
+        return UpsertLead(
+            lead, _key(f"lead:{lead.source}", lead.event_id, request, digest), digest, request.raw
+        )
     if request.kind == "webhook":  # verified and mapped by the API process (services.webhooks)
         delivery = parse_body(WebhookDelivery, request.raw)
         return ApplyDelivery(

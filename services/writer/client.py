@@ -18,11 +18,11 @@ import structlog
 
 from services.errors import DomainError
 from services.ingest import Reply
-from services.ingest_request import IngestRequest, to_command
+from services.ingest_request import IngestRequest
 from services.settings import Settings
 from services.writer.lines import CoalescingWriter, read_lines
 from services.writer.process import AGREEMENT_ENV, SETTINGS_ENV
-from services.writer.wire import BatchReport, decode_message, encode_command
+from services.writer.wire import BatchReport, decode_message, encode_request
 
 log = structlog.get_logger(__name__)
 
@@ -87,15 +87,12 @@ class WriterProcess:
         self._fail_pending()
 
     async def ingest(self, request: IngestRequest) -> Reply:
-        """Validate ``request`` here (a ``DomainError`` for bad input), send its command to the writer
-        and wait for the committed reply (or its problem)."""
+        """Send ``request`` to the writer and wait for its committed reply (or its problem)."""
         process = self._process
         if not self._ready or process is None or process.stdin is None:
             raise writer_unavailable()
-        command = to_command(request)
         request_id = next(self._ids)
-        # encoded first: a command that cannot be sent leaves nothing pending
-        line = encode_command(request_id, request, command)
+        line = encode_request(request_id, request)  # first: one that cannot be sent leaves nothing pending
         future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = future
         assert self._stdin is not None

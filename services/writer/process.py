@@ -1,10 +1,9 @@
 """The writer process: runs the group commit of one API process, next to it on another core.
 
 Started by ``WriterProcess`` as ``python -m services.writer.process`` with its settings in the
-environment. It reads commands (validated by the API process) from stdin, answers each on stdout
-once its transaction committed, and reports every batch for metrics. At end of input it commits
-what is queued and exits. The API process stays responsive to HTTP while rules, SQL and commits run
-here.
+environment. It reads commands from stdin, answers each on stdout once its transaction committed, and
+reports every batch for metrics. At end of input it commits what is queued and exits. The API
+process stays responsive to HTTP while rules, SQL and commits run here.
 """
 
 from __future__ import annotations
@@ -28,10 +27,11 @@ from services.db.uow import UnitOfWork
 from services.errors import DomainError, internal_error
 from services.group_commit import GroupCommitter
 from services.ingest import BatchEffects, IngestBatch, Reply
+from services.ingest_request import to_command
 from services.logging import configure_logging
 from services.settings import Settings
 from services.writer.lines import CoalescingWriter, read_lines
-from services.writer.wire import READY, BatchReport, decode_command, encode_reply, encode_report
+from services.writer.wire import READY, BatchReport, decode_request, encode_reply, encode_report
 
 SETTINGS_ENV = "LEADROUTER_WRITER_SETTINGS"
 AGREEMENT_ENV = "LEADROUTER_WRITER_AGREEMENT_ID"  # the agreement whose active version the writer applies
@@ -100,18 +100,15 @@ async def serve(settings: Settings, agreement_id: str, stdin: BinaryIO, stdout: 
     try:
         async for line in read_lines(reader):
             try:
-                request_id, command = decode_command(line)
-            except DomainError as error:  # the API process validated it: should not happen
-                writer.write(encode_reply(int(orjson.loads(line)["id"]), error))
-                continue
+                request_id, request = decode_request(line)
             except Exception:  # a line the API process should never send
                 log.exception("writer.bad_request_line")
                 with contextlib.suppress(Exception):
                     writer.write(encode_reply(int(orjson.loads(line)["id"]), internal_error()))
                 continue
             try:
-                committer.enqueue_to(command, _Answer(request_id, writer))
-            except DomainError as error:  # shutting down
+                committer.enqueue_to(to_command(request), _Answer(request_id, writer))
+            except DomainError as error:  # invalid body, or shutting down
                 writer.write(encode_reply(request_id, error))
     finally:
         await committer.stop()  # commits and answers everything queued

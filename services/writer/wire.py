@@ -1,10 +1,8 @@
 """The wire format between the API process and its writer process: one JSON document per line.
 
-API -> writer: commands, validated by the API process (bad input is answered there, without a
-round trip). A lead upsert, the bulk of the traffic, travels as its ``LeadChange`` (plain JSON the
-writer applies as is); activities, feedback and webhook deliveries travel as their raw requests and
-the writer validates them again. Writer -> API: one reply per command, one report per committed batch
-(for the API process's metrics), and a ``ready`` line at start-up.
+API -> writer: ingest requests with their raw bodies (the writer validates them). Writer -> API: one
+reply per request, one report per committed batch (for the API process's metrics), and a ``ready``
+line at start-up.
 """
 
 from __future__ import annotations
@@ -18,8 +16,8 @@ import orjson
 
 from schemas.problems import FieldError
 from services.errors import DomainError, internal_error
-from services.ingest import BatchEffects, Command, LeadChange, Reply, UpsertLead
-from services.ingest_request import IngestRequest, to_command
+from services.ingest import BatchEffects, Reply
+from services.ingest_request import IngestRequest
 
 
 @dataclass(slots=True)
@@ -46,36 +44,20 @@ class BatchReport:
         )  # fmt: skip
 
 
-def encode_command(request_id: int, request: IngestRequest, command: Command) -> bytes:
-    """The command of an ingest request (``to_command(request)``) as one line; the raw body travels
-    as sent (JSON text is valid UTF-8)."""
-    if isinstance(command, UpsertLead):
-        change = command.body
-        message: dict[str, Any] = {
-            "id": request_id, "key": command.event_key, "hash": command.request_hash,
-            "raw": command.raw.decode(),
-            "lead": [change.source, change.external_id, change.email, change.company, change.stage],
-            "changes": change.changes,
-        }  # fmt: skip
-    else:
-        message = {
-            "id": request_id, "kind": request.kind, "key": request.idempotency_key,
-            "lead_id": str(request.lead_id) if request.lead_id else None, "raw": request.raw.decode(),
-        }  # fmt: skip
+def encode_request(request_id: int, request: IngestRequest) -> bytes:
+    """An ingest request as one line (the body travels as sent: JSON text is valid UTF-8)."""
+    message = {
+        "id": request_id, "kind": request.kind, "lead_id": str(request.lead_id) if request.lead_id else None,
+        "key": request.idempotency_key, "raw": request.raw.decode(),
+    }  # fmt: skip
     return orjson.dumps(message) + b"\n"
 
 
-def decode_command(line: bytes) -> tuple[int, Command]:
-    """The command of a line written by ``encode_command`` (requests other than lead upserts are
-    validated here again)."""
+def decode_request(line: bytes) -> tuple[int, IngestRequest]:
+    """The request of a line written by ``encode_request``."""
     message = orjson.loads(line)
-    if "lead" in message:
-        source, external_id, email, company, stage = message["lead"]
-        change = LeadChange(source, external_id, email, company, stage, message["changes"])
-        return message["id"], UpsertLead(change, message["key"], message["hash"], message["raw"].encode())
     lead_id = uuid.UUID(message["lead_id"]) if message["lead_id"] else None
-    request = IngestRequest(message["kind"], message["raw"].encode(), lead_id, message["key"])
-    return message["id"], to_command(request)
+    return message["id"], IngestRequest(message["kind"], message["raw"].encode(), lead_id, message["key"])
 
 
 def encode_reply(request_id: int, outcome: Reply | BaseException) -> bytes:
