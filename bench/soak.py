@@ -42,20 +42,27 @@ WARMUP_S = 60.0
 SAMPLE_EVERY_S = 5.0
 
 
-def _rss_mb(pid: int) -> float:
-    """Resident memory of ``pid`` and its descendants, in MiB (from /proc)."""
-    total = 0
+def _rss_by_process(pid: int) -> dict[str, float]:
+    """Resident memory of ``pid`` (the API process) and its descendants (its writer process), in MiB
+    (from /proc)."""
+    kib = {"api": 0, "writer": 0}
     pending = [pid]
     while pending:
         current = pending.pop()
         try:
+            role = "writer" if b"services.writer" in Path(f"/proc/{current}/cmdline").read_bytes() else "api"
             for line in Path(f"/proc/{current}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
+                    kib[role] += int(line.split()[1])
             pending += [int(c) for c in Path(f"/proc/{current}/task/{current}/children").read_text().split()]
         except (FileNotFoundError, ProcessLookupError):
             continue
-    return total / 1024
+    return {role: round(value / 1024, 1) for role, value in kib.items()}
+
+
+def _rss_mb(pid: int) -> float:
+    """Resident memory of ``pid`` and its descendants, in MiB."""
+    return sum(_rss_by_process(pid).values())
 
 
 def _slope_per_hour(samples: list[tuple[float, float]]) -> float:
@@ -140,9 +147,14 @@ async def soak(service: ServiceProcess, minutes: float, rate: float) -> dict[str
     samples: list[tuple[float, float]] = []
     started = time.monotonic()
 
+    by_process_after_warmup: dict[str, float] = {}
+
     async def sample() -> None:
         while True:
-            samples.append((time.monotonic() - started, _rss_mb(service.pid or 0)))
+            elapsed = time.monotonic() - started
+            samples.append((elapsed, _rss_mb(service.pid or 0)))
+            if elapsed >= WARMUP_S and not by_process_after_warmup:
+                by_process_after_warmup.update(_rss_by_process(service.pid or 0))
             await asyncio.sleep(SAMPLE_EVERY_S)
 
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
@@ -152,6 +164,7 @@ async def soak(service: ServiceProcess, minutes: float, rate: float) -> dict[str
         await load.run(minutes * 60)
         sampler.cancel()
         samples.append((time.monotonic() - started, _rss_mb(service.pid)))
+        by_process_end = _rss_by_process(service.pid)
         metrics = (await client.get("/metrics")).text
     after_warmup = [(t, mb) for t, mb in samples if t >= WARMUP_S] or samples[-1:]
     per_minute = []
@@ -168,6 +181,7 @@ async def soak(service: ServiceProcess, minutes: float, rate: float) -> dict[str
         "p50_ms": round(_percentile(latencies, 0.5), 1), "p99_ms": round(_percentile(latencies, 0.99), 1),
         "max_ms": round(max(latencies, default=0.0), 1), "per_minute": per_minute,
         "rss_mb_after_warmup": round(after_warmup[0][1], 1), "rss_mb_end": round(samples[-1][1], 1),
+        "rss_mb_by_process_after_warmup": by_process_after_warmup, "rss_mb_by_process_end": by_process_end,
         "rss_growth_mb": round(samples[-1][1] - after_warmup[0][1], 1),
         "rss_growth_mb_per_hour": round(_slope_per_hour(after_warmup), 1),
         "breaches": _metric_sum(metrics, "leadrouter_sla_breaches_total"),
@@ -220,7 +234,8 @@ def main() -> int:
         f"  {figures['requests']:,} requests, {figures['errors']} errors; "
         f"p50 {figures['p50_ms']} ms, p99 {figures['p99_ms']} ms, max {figures['max_ms']} ms; "
         f"memory {figures['rss_mb_after_warmup']} MiB "
-        f"after warm-up -> {figures['rss_mb_end']} MiB ({figures['rss_growth_mb_per_hour']} MiB/h); "
+        f"after warm-up -> {figures['rss_mb_end']} MiB ({figures['rss_growth_mb_per_hour']} MiB/h; "
+        f"by process {figures['rss_mb_by_process_after_warmup']} -> {figures['rss_mb_by_process_end']}); "
         f"{figures['breaches']:.0f} breaches, {figures['escalations']:.0f} escalation actions",
         flush=True,
     )

@@ -19,6 +19,13 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL: sqlite+aiosqlite:///path or postgresql+asyncpg://user:pw@host/db",
     )
     database_pool_size: int = Field(default=10, ge=1, description="Connections per process (PostgreSQL)")
+    sqlite_cache_mib: int = Field(
+        default=8,
+        ge=1,
+        le=4096,
+        description="SQLite page cache per connection of the API process (it keeps up to 10); the writer "
+        "process's one connection keeps 64 MiB for the ingest lookups",
+    )
     agreement_path: Path = Field(
         default=Path("deploy/agreements/example.yaml"), description="The active agreement file (YAML)"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -11,15 +12,23 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from services.db.inline_sqlite import inline_connector
 from services.settings import Settings
 
+WRITER_CACHE_MIB = 64  # the writer's ingest lookups (e-mail, external id, event key) stay in memory
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache: lookups stay in memory as the file grows
-    cursor.close()
+
+def _sqlite_pragmas(cache_mib: int) -> Callable[[Any, Any], None]:
+    """The connect hook setting the service's pragmas, with a page cache of ``cache_mib`` MiB (a
+    connection's cache fills as the file grows and stays full: it is most of a process's memory)."""
+
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA cache_size=-{int(cache_mib) * 1024}")
+        cursor.close()
+
+    return on_connect
 
 
 WRITE_TRANSACTION = "leadrouter_write"  # execution option set by UnitOfWork.transaction()
@@ -45,7 +54,8 @@ def create_engine(
 ) -> AsyncEngine:
     """The process's engine for ``settings.database_url`` (JSON columns encoded with orjson).
 
-    ``inline_sqlite``: SQLite calls run on the event loop's thread (for the writer process).
+    ``inline_sqlite``: SQLite calls run on the event loop's thread, with a 64 MiB page cache (for the
+    writer process); other SQLite connections get ``settings.sqlite_cache_mib``.
     ``wal_autocheckpoint``: SQLite's automatic checkpoint threshold in pages, raised where a
     ``WalCheckpointer`` does the checkpoints (default: SQLite's 1,000).
     """
@@ -61,7 +71,8 @@ def create_engine(
             connect_args={"isolation_level": None, "check_same_thread": False},
             **json,
         )
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        cache_mib = WRITER_CACHE_MIB if inline_sqlite else settings.sqlite_cache_mib
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas(cache_mib))
         if wal_autocheckpoint is not None:
             pragma = f"PRAGMA wal_autocheckpoint={int(wal_autocheckpoint)}"
             event.listen(engine.sync_engine, "connect", lambda dbapi, _: dbapi.cursor().execute(pragma))
