@@ -60,11 +60,6 @@ def _rss_by_process(pid: int) -> dict[str, float]:
     return {role: round(value / 1024, 1) for role, value in kib.items()}
 
 
-def _rss_mb(pid: int) -> float:
-    """Resident memory of ``pid`` and its descendants, in MiB."""
-    return sum(_rss_by_process(pid).values())
-
-
 def _slope_per_hour(samples: list[tuple[float, float]]) -> float:
     """Least-squares slope of (seconds, MiB) samples, in MiB per hour."""
     if len(samples) < 2:
@@ -151,10 +146,10 @@ async def soak(service: ServiceProcess, minutes: float, rate: float) -> dict[str
 
     async def sample() -> None:
         while True:
-            elapsed = time.monotonic() - started
-            samples.append((elapsed, _rss_mb(service.pid or 0)))
+            elapsed, by_process = time.monotonic() - started, _rss_by_process(service.pid or 0)
+            samples.append((elapsed, sum(by_process.values())))
             if elapsed >= WARMUP_S and not by_process_after_warmup:
-                by_process_after_warmup.update(_rss_by_process(service.pid or 0))
+                by_process_after_warmup.update(by_process)
             await asyncio.sleep(SAMPLE_EVERY_S)
 
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
@@ -163,8 +158,8 @@ async def soak(service: ServiceProcess, minutes: float, rate: float) -> dict[str
         sampler = asyncio.create_task(sample())
         await load.run(minutes * 60)
         sampler.cancel()
-        samples.append((time.monotonic() - started, _rss_mb(service.pid)))
         by_process_end = _rss_by_process(service.pid)
+        samples.append((time.monotonic() - started, sum(by_process_end.values())))
         metrics = (await client.get("/metrics")).text
     after_warmup = [(t, mb) for t, mb in samples if t >= WARMUP_S] or samples[-1:]
     per_minute = []
