@@ -96,7 +96,12 @@ async def _driver(conn: AsyncConnection) -> Any:
     first. A write transaction that has not begun is refused rather than silently run in autocommit
     (a ``FOR UPDATE`` there would lock nothing and writes would not roll back).
     """
-    driver = (await conn.get_raw_connection()).driver_connection
+    sync = conn.sync_connection
+    if sync is not None and not sync.closed and not sync.invalidated:
+        raw = sync.connection  # checked out already: no I/O, and no greenlet round trip per statement
+    else:
+        raw = await conn.get_raw_connection()
+    driver = raw.driver_connection
     if (
         conn.dialect.name == "postgresql"
         and conn.sync_connection is not None

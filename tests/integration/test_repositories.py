@@ -108,6 +108,39 @@ async def test_lookup_by_external_id_and_event_keys(uow: UnitOfWork) -> None:
     assert "k2" not in events
 
 
+async def test_account_owners_come_from_the_index_of_owned_leads_only(uow: UnitOfWork) -> None:
+    def lead(n: int, account: str | None, owner: str | None, minutes: int) -> dict[str, Any]:
+        row = _lead(n)
+        row.update(account_key=account, owner=owner, queue="q" if owner else None)
+        row["updated_at"] = T0 + timedelta(minutes=minutes)
+        return row
+
+    rows = [
+        lead(1, "domain:a.com", "r1", 1), lead(2, "domain:a.com", "r2", 5),  # the latest owner wins
+        lead(3, "domain:a.com", None, 9),  # not assigned: not an owner, not in the index
+        lead(4, "domain:b.com", None, 1), lead(5, None, "r1", 1),
+    ]  # fmt: skip
+    async with uow.transaction() as conn:
+        await repo.save_leads(conn, rows, [])
+        owners = await repo.account_owners(conn, ["domain:a.com", "domain:b.com", "domain:c.com"])
+        if conn.dialect.name == "sqlite":
+            leaf_cells = (
+                "SELECT sum(ncell) FROM dbstat WHERE name = 'ix_leads_account_key' AND pagetype = 'leaf'"
+            )
+            entries = await conn.scalar(sa.text(leaf_cells))
+            definition = await conn.scalar(
+                sa.text("SELECT sql FROM sqlite_master WHERE name = 'ix_leads_account_key'")
+            )
+        else:
+            entries = None
+            definition = await conn.scalar(
+                sa.text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_leads_account_key'")
+            )
+    assert owners == {("domain:a.com", "q"): "r2"}
+    assert "owner IS NOT NULL" in str(definition)
+    assert entries in (None, 3)  # SQLite: leads 1, 2 and 5 have an owner
+
+
 @pytest.mark.parametrize("count", [1, 3, 5, 17])
 async def test_driver_level_lookups_return_what_sqlalchemy_reads(uow: UnitOfWork, count: int) -> None:
     """``BulkSelect`` (the ingest lookups) decodes every column type exactly as SQLAlchemy does."""
