@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from schemas.events import SlaClockEvent
 from services.agreement_lifecycle import ActiveAgreement, AgreementLifecycle
@@ -123,22 +124,45 @@ async def test_account_owners_come_from_the_index_of_owned_leads_only(uow: UnitO
     async with uow.transaction() as conn:
         await repo.save_leads(conn, rows, [])
         owners = await repo.account_owners(conn, ["domain:a.com", "domain:b.com", "domain:c.com"])
-        if conn.dialect.name == "sqlite":
-            leaf_cells = (
-                "SELECT sum(ncell) FROM dbstat WHERE name = 'ix_leads_account_key' AND pagetype = 'leaf'"
-            )
-            entries = await conn.scalar(sa.text(leaf_cells))
-            definition = await conn.scalar(
-                sa.text("SELECT sql FROM sqlite_master WHERE name = 'ix_leads_account_key'")
-            )
-        else:
-            entries = None
-            definition = await conn.scalar(
-                sa.text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_leads_account_key'")
-            )
+        definition, entries = await _index(conn, "ix_leads_account_key")
     assert owners == {("domain:a.com", "q"): "r2"}
     assert "owner IS NOT NULL" in str(definition)
     assert entries in (None, 3)  # SQLite: leads 1, 2 and 5 have an owner
+
+
+async def test_report_time_indexes_hold_only_what_reports_read(uow: UnitOfWork) -> None:
+    lead = _lead(1)
+    events = [
+        {"event_key": f"k{n}", "request_hash": "h", "lead_id": lead["id"], "kind": kind, "payload": {},
+         "response": {"status": 202, "body": {}}, "received_at": T0 + timedelta(minutes=n)}
+        for n, kind in enumerate(["lead", "activity", "feedback", "lead", "feedback"])
+    ]  # fmt: skip
+    clocks = [_clock(lead["id"], T0 + timedelta(hours=1)) for _ in range(3)]
+    clocks[1]["obligation"], clocks[2]["obligation"] = "attempts", "decision"
+    async with uow.transaction() as conn:
+        await repo.save_leads(conn, [lead], [])
+        await repo.insert_events(conn, events)
+        await clock_repo.insert_clocks(conn, clocks)
+        feedback = await _index(conn, "ix_lead_events_feedback_received_at")
+        first_touch = await _index(conn, "ix_sla_clocks_first_touch_started_at")
+    assert "kind" in feedback[0]
+    assert "'feedback'" in feedback[0]
+    assert "obligation" in first_touch[0]
+    assert "'first_touch'" in first_touch[0]
+    assert (feedback[1], first_touch[1]) in ((None, None), (2, 1))  # SQLite: two feedback events, one clock
+
+
+async def _index(conn: AsyncConnection, name: str) -> tuple[str, int | None]:
+    """An index's definition, and on SQLite its number of entries."""
+    if conn.dialect.name != "sqlite":
+        query = "SELECT indexdef FROM pg_indexes WHERE indexname = :name"
+        return str(await conn.scalar(sa.text(query), {"name": name})), None
+    query = "SELECT sql FROM sqlite_master WHERE name = :name"
+    definition = await conn.scalar(sa.text(query), {"name": name})
+    entries = await conn.scalar(
+        sa.text("SELECT sum(ncell) FROM dbstat WHERE name = :name AND pagetype = 'leaf'"), {"name": name}
+    )
+    return str(definition), entries
 
 
 @pytest.mark.parametrize("count", [1, 3, 5, 17])
