@@ -11,7 +11,7 @@ lead (30 % of leads), and their handoff and unassigned events in the outbox. The
 
 - the report of one month, ungrouped and grouped by queue;
 - the report of the whole year;
-- the month's report again without the time indexes of migrations 0010 and 0012 (the baseline: the
+- the month's report again without the time indexes of migrations 0010, 0012 and 0013 (the baseline: the
   same queries scanning the history), so ``ratio`` = baseline / ours for the month.
 
 The last line is one JSON object with the figures per database.
@@ -55,7 +55,8 @@ NOW = datetime(2026, 6, 16, tzinfo=UTC)
 QUEUES = [(q.id, [r.id for r in q.reps]) for q in AGREEMENT.document.queues if q.reps]
 INDEXES = [
     "ix_leads_created_at", "ix_lead_events_feedback_received_at", "ix_decisions_decided_at",
-    "ix_outbox_type_created_at", "ix_sla_clocks_first_touch_started_at", "ix_sla_clocks_closed_at",
+    "ix_outbox_unassigned_created_at", "ix_outbox_handed_off_created_at",
+    "ix_sla_clocks_first_touch_started_at", "ix_sla_clocks_closed_at",
     "ix_sla_clocks_warned_at", "ix_sla_clocks_fulfilled_at",
 ]  # fmt: skip
 BATCH = 20_000

@@ -21,7 +21,6 @@ from router.agreement import CompiledAgreement, lead_facts
 from router.engagement import weights_at
 from router.reports import Period, percentile, period_end, period_start, progress, prorated_goal, share
 from router.sla import OBLIGATIONS
-from schemas.events import LEAD_UNASSIGNED
 from schemas.problems import FieldError
 from schemas.reports import (
     Bucket,
@@ -221,7 +220,7 @@ async def _unassigned_waits(
     conn: AsyncConnection, groups: dict[str, Row], window: Window, group_by: str | None
 ) -> None:
     """Each lead.unassigned of the window waits until the lead's next handoff (or is still waiting)."""
-    waits = await facts.lead_events_of_type(conn, [LEAD_UNASSIGNED], window.start, window.end)
+    waits = await facts.unassigned_events(conn, window.start, window.end)
     if not waits:
         return
     ids = [row["lead_id"] for row in waits]

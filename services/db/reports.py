@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from schemas.events import LEAD_HANDED_OFF
+from schemas.events import LEAD_HANDED_OFF, LEAD_UNASSIGNED
 from services.db.bulk import chunks
 from services.db.tables import decisions, lead_events, leads, outbox, sla_clocks
 
@@ -47,6 +47,8 @@ def _clock_key(group_by: str | None) -> sa.ColumnElement[Any]:
 # and a planner can prove a partial index applies only from the value itself.
 _FEEDBACK: sa.ColumnClause[str] = sa.literal_column("'feedback'")
 _FIRST_TOUCH: sa.ColumnClause[str] = sa.literal_column("'first_touch'")
+_UNASSIGNED: sa.ColumnClause[str] = sa.literal_column(f"'{LEAD_UNASSIGNED}'")
+_HANDED_OFF: sa.ColumnClause[str] = sa.literal_column(f"'{LEAD_HANDED_OFF}'")
 
 
 def _window(column: sa.ColumnElement[Any], start: datetime, end: datetime) -> sa.ColumnElement[bool]:
@@ -204,12 +206,10 @@ async def first_touches(
     return await _rows(conn, query)
 
 
-async def lead_events_of_type(
-    conn: AsyncConnection, types: Sequence[str], start: datetime, end: datetime
-) -> list[Row]:
-    """Outbox events of ``types`` created in the window: ``type``, ``lead_id`` (the key), ``at``."""
-    query = sa.select(outbox.c.type, outbox.c.key.label("lead_id"), outbox.c.created_at.label("at")).where(
-        outbox.c.type.in_(types), _window(outbox.c.created_at, start, end)
+async def unassigned_events(conn: AsyncConnection, start: datetime, end: datetime) -> list[Row]:
+    """``lead.unassigned`` events created in the window: ``lead_id`` (the key) and ``at``."""
+    query = sa.select(outbox.c.key.label("lead_id"), outbox.c.created_at.label("at")).where(
+        outbox.c.type == _UNASSIGNED, _window(outbox.c.created_at, start, end)
     )
     return await _rows(conn, query.order_by(outbox.c.id))
 
@@ -219,7 +219,7 @@ async def handoffs_after(conn: AsyncConnection, lead_ids: Sequence[str], after: 
     rows: list[Row] = []
     for chunk in chunks(sorted(set(lead_ids))):
         query = sa.select(outbox.c.key.label("lead_id"), outbox.c.created_at.label("at")).where(
-            outbox.c.type == LEAD_HANDED_OFF, outbox.c.created_at >= after, outbox.c.key.in_(chunk)
+            outbox.c.type == _HANDED_OFF, outbox.c.created_at >= after, outbox.c.key.in_(chunk)
         )
         rows += await _rows(conn, query)
     return rows

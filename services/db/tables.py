@@ -9,6 +9,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 
+from schemas.events import LEAD_HANDED_OFF, LEAD_UNASSIGNED
+
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -47,6 +49,8 @@ def _json() -> sa.types.TypeEngine[Any]:
 _OWNED = sa.text("owner IS NOT NULL")
 _FEEDBACK = sa.text("kind = 'feedback'")
 _FIRST_TOUCH = sa.text("obligation = 'first_touch'")
+_UNASSIGNED = sa.text(f"type = '{LEAD_UNASSIGNED}'")
+_HANDED_OFF = sa.text(f"type = '{LEAD_HANDED_OFF}'")
 
 leads = sa.Table(
     "leads",
@@ -145,7 +149,12 @@ outbox = sa.Table(
         postgresql_where=sa.text("published_at IS NULL"),
         sqlite_where=sa.text("published_at IS NULL"),
     ),
-    sa.Index(None, "type", "created_at"),  # reports: warnings and unassigned waits in a window
+    # reports: unassigned waits in a window, and the handoffs that end them. Partial, one per type:
+    # stage changes, most of what ingest writes here, stay out of both.
+    *(
+        sa.Index(f"ix_outbox_{name}_created_at", "created_at", sqlite_where=where, postgresql_where=where)
+        for name, where in (("unassigned", _UNASSIGNED), ("handed_off", _HANDED_OFF))
+    ),
 )
 
 sla_clocks = sa.Table(

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from schemas.events import SlaClockEvent
+from schemas.events import LEAD_HANDED_OFF, LEAD_STAGE_CHANGED, LEAD_UNASSIGNED, SlaClockEvent
 from services.agreement_lifecycle import ActiveAgreement, AgreementLifecycle
 from services.db import clocks as clock_repo
 from services.db import rep_load
@@ -150,6 +150,21 @@ async def test_report_time_indexes_hold_only_what_reports_read(uow: UnitOfWork) 
     assert "obligation" in first_touch[0]
     assert "'first_touch'" in first_touch[0]
     assert (feedback[1], first_touch[1]) in ((None, None), (2, 1))  # SQLite: two feedback events, one clock
+
+
+async def test_outbox_time_indexes_hold_only_unassigned_waits_and_handoffs(uow: UnitOfWork) -> None:
+    types = [LEAD_STAGE_CHANGED, LEAD_HANDED_OFF, LEAD_STAGE_CHANGED, LEAD_UNASSIGNED]
+    rows = [
+        outbox_row(topic="t", event_type=event_type, cause=f"c{n}", subject="lead", data={}, at=T0)
+        for n, event_type in enumerate(types)
+    ]
+    async with uow.transaction() as conn:
+        await repo.insert_outbox(conn, rows)
+        unassigned = await _index(conn, "ix_outbox_unassigned_created_at")
+        handed_off = await _index(conn, "ix_outbox_handed_off_created_at")
+    assert f"'{LEAD_UNASSIGNED}'" in unassigned[0]
+    assert f"'{LEAD_HANDED_OFF}'" in handed_off[0]
+    assert (unassigned[1], handed_off[1]) in ((None, None), (1, 1))  # SQLite: not the two stage changes
 
 
 async def _index(conn: AsyncConnection, name: str) -> tuple[str, int | None]:
