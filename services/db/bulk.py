@@ -104,8 +104,8 @@ async def _driver(conn: AsyncConnection) -> Any:
     driver = raw.driver_connection
     if (
         conn.dialect.name == "postgresql"
-        and conn.sync_connection is not None
-        and conn.sync_connection.get_execution_options().get(WRITE_TRANSACTION)
+        and sync is not None
+        and sync.get_execution_options().get(WRITE_TRANSACTION)
         and not driver.is_in_transaction()  # type: ignore[union-attr]
     ):
         raise RuntimeError("driver-level statement in a write transaction that has not begun on the server")

@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from router.sla import FIRST_TOUCH
 from schemas.events import LEAD_HANDED_OFF, LEAD_UNASSIGNED
 from services.db.bulk import chunks
 from services.db.tables import decisions, lead_events, leads, outbox, sla_clocks
@@ -43,12 +44,17 @@ def _clock_key(group_by: str | None) -> sa.ColumnElement[Any]:
     return _key(_pick(group_by, queue=sla_clocks.c.queue, rep=sla_clocks.c.rep_id, source=leads.c.source))
 
 
-# Literals, not parameters: the time indexes these filters use are partial on exactly these values,
-# and a planner can prove a partial index applies only from the value itself.
-_FEEDBACK: sa.ColumnClause[str] = sa.literal_column("'feedback'")
-_FIRST_TOUCH: sa.ColumnClause[str] = sa.literal_column("'first_touch'")
-_UNASSIGNED: sa.ColumnClause[str] = sa.literal_column(f"'{LEAD_UNASSIGNED}'")
-_HANDED_OFF: sa.ColumnClause[str] = sa.literal_column(f"'{LEAD_HANDED_OFF}'")
+def _literal(value: str) -> sa.ColumnClause[str]:
+    """``value`` as an SQL literal, not a parameter: the time indexes these filters use are partial on
+    exactly these values (``services.db.tables``), and a planner can prove a partial index applies
+    only from the value itself."""
+    return sa.literal_column(f"'{value}'")
+
+
+_FEEDBACK = _literal("feedback")
+_FIRST_TOUCH = _literal(FIRST_TOUCH)
+_UNASSIGNED = _literal(LEAD_UNASSIGNED)
+_HANDED_OFF = _literal(LEAD_HANDED_OFF)
 
 
 def _window(column: sa.ColumnElement[Any], start: datetime, end: datetime) -> sa.ColumnElement[bool]:

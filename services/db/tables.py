@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 
+from router.sla import FIRST_TOUCH
 from schemas.events import LEAD_HANDED_OFF, LEAD_UNASSIGNED
 
 NAMING_CONVENTION = {
@@ -48,7 +49,7 @@ def _json() -> sa.types.TypeEngine[Any]:
 
 _OWNED = sa.text("owner IS NOT NULL")
 _FEEDBACK = sa.text("kind = 'feedback'")
-_FIRST_TOUCH = sa.text("obligation = 'first_touch'")
+_FIRST_TOUCH = sa.text(f"obligation = '{FIRST_TOUCH}'")
 _UNASSIGNED = sa.text(f"type = '{LEAD_UNASSIGNED}'")
 _HANDED_OFF = sa.text(f"type = '{LEAD_HANDED_OFF}'")
 
