@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 from sqlalchemy import Connection, event, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from services.db.inline_sqlite import inline_connector
+from services.db.inline_sqlite import InlineSQLiteConnection, inline_connector
 from services.settings import Settings
 
 WRITER_CACHE_MIB = 64  # the writer's ingest lookups (e-mail, external id, event key) stay in memory
@@ -42,7 +44,16 @@ def _sqlite_begin(conn: Connection) -> None:
     cannot be changed by another in between (no lost updates). Reads elsewhere stay deferred.
     """
     immediate = conn.get_execution_options().get(WRITE_TRANSACTION, False)
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    statement = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+    driver = conn.connection.driver_connection
+    if isinstance(driver, InlineSQLiteConnection):
+        # Straight to SQLite: SQLAlchemy's statement path costs ~0.1 ms per BEGIN, SQLite ~15 µs.
+        try:
+            driver.execute_now(statement)
+        except sqlite3.Error as error:  # raised as SQLAlchemy would, so callers handle one family
+            raise DBAPIError.instance(statement, None, error, sqlite3.Error) from error
+        return
+    conn.exec_driver_sql(statement)
 
 
 def _json_dumps(value: Any) -> str:

@@ -31,6 +31,12 @@ class InlineSQLiteConnection(aiosqlite.Connection):
             raise ValueError("Connection closed")
         return fn(*args, **kwargs)
 
+    def execute_now(self, sql: str) -> None:
+        """Run ``sql`` (no parameters, no rows) synchronously: for ``BEGIN``, from SQLAlchemy's begin hook."""
+        if not self._running or self._connection is None:
+            raise ValueError("Connection closed")
+        self._connection.execute(sql)
+
     async def commit(self) -> None:
         """Commit in a worker thread: the fsync takes milliseconds, the event loop need not wait."""
         if not self._running or self._connection is None:

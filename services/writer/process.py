@@ -89,8 +89,9 @@ async def serve(settings: Settings, agreement_id: str, stdin: BinaryIO, stdout: 
             checkpointer.committed()
         writer.write(encode_report(BatchReport.of(replies, effects, size)))
 
+    uow = UnitOfWork(engine, keep_connection=True)  # one task runs every transaction
     committer = GroupCommitter(
-        UnitOfWork(engine),
+        uow,
         IngestBatch(ActiveAgreement(agreement_id), settings, utcnow),
         settings.group_commit_max_batch,
         on_commit,
@@ -116,6 +117,7 @@ async def serve(settings: Settings, agreement_id: str, stdin: BinaryIO, stdout: 
         with contextlib.suppress(ConnectionError):
             await stream_writer.drain()
         stream_writer.close()
+        await uow.close()
         await engine.dispose()
         if checkpointer is not None:
             checkpointer.stop()
