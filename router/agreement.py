@@ -46,6 +46,11 @@ PROFILE_TYPES: dict[str, str] = {
 }  # fmt: skip
 PROFILE_FIELDS: frozenset[str] = frozenset(PROFILE_TYPES)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Fact names built once (lead_facts runs for every decision).
+_NO_PROFILE: dict[str, Any] = dict.fromkeys(PROFILE_FIELDS)
+_ACTIVITY_FACTS = tuple((activity, f"activity.{activity}") for activity in ACTIVITY_TYPES)
+_NO_ACTIVITY: dict[str, int] = dict.fromkeys((name for _, name in _ACTIVITY_FACTS), 0)
+_WEIGHT_FACTS = {activity: f"weight.{activity}" for activity in ACTIVITY_TYPES}
 
 
 class RuleError(ValueError):
@@ -72,7 +77,9 @@ def lead_facts(
     ``weights`` are the engagement weights per activity type decayed to the moment of evaluation
     (``router.engagement.weights_at``); without them each activity counts fully.
     """
-    facts = {name: profile.get(name) for name in PROFILE_FIELDS}
+    facts = _NO_PROFILE.copy()
+    for name in PROFILE_FIELDS.intersection(profile):
+        facts[name] = profile[name]
     email = profile.get("email")
     if facts["email_domain"] is None and isinstance(email, str) and "@" in email:
         facts["email_domain"] = email.rpartition("@")[2]
@@ -80,10 +87,13 @@ def lead_facts(
     facts["created_at"] = created_at
     for key, value in (profile.get("attributes") or {}).items():
         facts[f"attributes.{key}"] = value
-    for activity in ACTIVITY_TYPES:
-        facts[f"activity.{activity}"] = activity_counts.get(activity, 0)
+    if activity_counts:
+        for activity, name in _ACTIVITY_FACTS:
+            facts[name] = activity_counts.get(activity, 0)
+    else:
+        facts.update(_NO_ACTIVITY)
     for activity, weight in (weights if weights is not None else activity_counts).items():
-        facts[f"weight.{activity}"] = weight
+        facts[_WEIGHT_FACTS.get(activity) or f"weight.{activity}"] = weight
     return facts
 
 

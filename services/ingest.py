@@ -319,7 +319,8 @@ class _Run:
     def _upsert(self, command: UpsertLead) -> _Pending:
         body = command.body
         lead = self.by_external.get((body.source, body.external_id)) or self.by_email.get(body.email)
-        changes = body.model_dump(include=body.model_fields_set - _LEAD_META_FIELDS)
+        # The fields the source sent, as validated (plain values: half the cost of a model_dump).
+        changes = {name: getattr(body, name) for name in body.model_fields_set - _LEAD_META_FIELDS}
         changes["email"] = body.email
         if lead is None:
             row = {

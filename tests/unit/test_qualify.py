@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from router.agreement import CompiledAgreement, lead_facts
+from router.agreement import PROFILE_FIELDS, CompiledAgreement, lead_facts
 from router.sla import due_at, progress
 from router.stages import DISQUALIFIED, RANK, advance, reached
+from schemas.vocabulary import ACTIVITY_TYPES
 from services.agreements import load_agreement
 from tests.conftest import EXAMPLE_AGREEMENT
 
@@ -98,6 +99,23 @@ def test_facts_flatten_attributes_activities_and_email_domain() -> None:
     assert facts["attributes.plan"] == "pro"
     assert facts["activity.page_view"] == 2
     assert facts["activity.demo_request"] == 0
+
+
+def test_facts_hold_every_field_and_activity_type_with_defaults() -> None:
+    """Absent profile fields are None and absent activities 0; weights come from ``weights`` when
+    given (decayed), else from the counts, including activity types the vocabulary lacks."""
+    created = datetime(2026, 3, 2, tzinfo=UTC)
+    profile = {"country": "DE", "employees": 5}
+    facts = lead_facts(profile, {}, weights={"demo_request": 0.5}, created_at=created)
+    expected: dict[str, Any] = dict.fromkeys(PROFILE_FIELDS)
+    expected |= {"country": "DE", "employees": 5, "created_at": created}
+    expected |= {f"activity.{activity}": 0 for activity in ACTIVITY_TYPES}
+    expected["weight.demo_request"] = 0.5
+    assert facts == expected
+    counted = lead_facts({}, {"page_view": 3, "custom_signal": 1})
+    assert counted["activity.page_view"] == 3
+    assert "activity.custom_signal" not in counted
+    assert (counted["weight.page_view"], counted["weight.custom_signal"]) == (3, 1)
 
 
 _stages = st.sampled_from([*RANK, DISQUALIFIED])
