@@ -9,7 +9,6 @@ from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -17,6 +16,7 @@ from pydantic import (
     model_validator,
 )
 
+from schemas.times import Time
 from schemas.vocabulary import ActivityType, AssertedStage, FeedbackOutcome, Stage
 
 # The WHATWG HTML "valid e-mail address" syntax: what browsers accept in <input type=email>.
@@ -89,7 +89,7 @@ class LeadIn(LeadProfile):
     event_id: Key | None = Field(
         default=None, description="Id of this event at the source; replays with the same id change nothing"
     )
-    occurred_at: AwareDatetime | None = None
+    occurred_at: Time | None = None
     email: Email
 
 
@@ -98,7 +98,7 @@ class ActivityIn(_Body):
 
     type: ActivityType
     event_id: Key | None = None
-    occurred_at: AwareDatetime | None = None
+    occurred_at: Time | None = None
     url: Annotated[str, StringConstraints(max_length=2000)] | None = None
     attributes: dict[Key, AttributeValue] = Field(default_factory=dict, max_length=100)
 
@@ -108,7 +108,7 @@ class FeedbackIn(_Body):
 
     outcome: FeedbackOutcome
     event_id: Key | None = None
-    occurred_at: AwareDatetime | None = None
+    occurred_at: Time | None = None
     rep_id: Key | None = None
     reason: ShortText | None = Field(
         default=None,

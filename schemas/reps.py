@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.times import Time
 
 
 class AvailabilityIn(BaseModel):
@@ -12,9 +14,7 @@ class AvailabilityIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    out_of_office_until: AwareDatetime | None = Field(
-        description="Until when (UTC offset required); null = back"
-    )
+    out_of_office_until: Time | None = Field(description="Until when (UTC offset required); null = back")
     reason: str | None = Field(default=None, max_length=200)
 
 

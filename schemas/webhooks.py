@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.leads import Key, LeadProfile
+from schemas.times import Time
 from schemas.vocabulary import Stage
 
 MAX_CHANGES = 1000
@@ -19,7 +20,7 @@ class ContactChange(BaseModel):
 
     external_id: Key = Field(description="The record's id in the CRM")
     event_id: Key | None = Field(default=None, description="The CRM's id of this change, if it has one")
-    occurred_at: AwareDatetime | None = None
+    occurred_at: Time | None = None
     fields: LeadProfile
 
 

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from schemas.reports import GoalFigure, GroupBy, GroupFigures, SlaReport
+from schemas.times import within_range
 from services.agreement_lifecycle import ActiveAgreement
 from services.agreements import agreement_id_of, load_agreement, read_agreement_file
 from services.cli_database import run_on_database
@@ -32,6 +33,12 @@ def report_command(
     LEADROUTER_DATABASE_URL, under the agreement version active there)."""
     if group_by not in (None, "queue", "rep", "source", "segment"):
         raise typer.BadParameter("use queue, rep, source or segment", param_hint="--group-by")
+    for hint, value in (("--from", start), ("--to", end)):
+        if value is not None:
+            try:
+                within_range(value)
+            except ValueError as error:
+                raise typer.BadParameter(str(error), param_hint=hint) from None
     report = run_on_database(lambda uow: _report(uow, start, end, cast("GroupBy | None", group_by)))
     if as_json:
         typer.echo(report.model_dump_json(by_alias=True, indent=2))

@@ -126,10 +126,16 @@ async def test_out_of_office_reps_are_skipped_until_back(db_url: str, agreement_
         naive = await client.put(
             "/v1/reps/rep-a/availability", json={"out_of_office_until": "2030-01-01T00:00:00"}
         )
+        # the fuzzer's find: a time whose UTC form would fall in year 0 (it was a 500)
+        ancient = await client.put(
+            "/v1/reps/rep-a/availability", json={"out_of_office_until": "0001-01-01T00:12:12+01:00"}
+        )
     assert while_away == ["rep-b"] * 3
     assert sorted(after) == ["rep-a", "rep-b"]  # alternating again, no catch-up burst for rep-a
     assert unknown.status_code == 404
     assert naive.status_code == 422
+    assert ancient.status_code == 422
+    assert [e["field"] for e in ancient.json()["errors"]] == ["body.out_of_office_until"]
 
 
 async def test_working_hours_and_daily_limits(db_url: str, agreement_file: Path) -> None:

@@ -346,6 +346,10 @@ async def test_the_api_serves_the_same_figures(history: UnitOfWork, db_url: str,
         assert bad.json()["errors"][0]["field"] == "query.to"
         unknown = await client.get("/v1/reports/sla", params={"group_by": "planet"})
         assert unknown.status_code == 422
+        for edge in ("0001-01-01T00:30:00+01:00", "9999-12-31"):  # outside the years reports compute with
+            far = await client.get("/v1/reports/sla", params={"from": edge})
+            assert far.status_code == 422, far.text
+            assert far.json()["errors"][0]["field"] == "query.from"
         runtime = runtime_of(app)  # what the app's review worker does every LEADROUTER_REVIEW_WORKER_SECONDS
         await ReviewWorker(runtime.uow, settings, runtime.active, utcnow).refresh()
         gauges = await _goal_gauges(client)
@@ -399,6 +403,10 @@ async def test_the_cli_prints_the_report_as_tables_and_as_json(history: UnitOfWo
     refused = await asyncio.to_thread(run_cli, ["report", "--from", "2026-12-01", "--to", "2026-11-01"], env)
     assert refused.returncode == 2
     assert "'from' must be before 'to'" in refused.stderr
+    far = await asyncio.to_thread(run_cli, ["report", "--from", "9999-12-01"], env)
+    assert far.returncode == 2
+    assert "--from" in far.stderr
+    assert "between 1900-01-01 and 2999-12-31" in far.stderr
 
 
 async def test_the_scorecard_lists_every_goal_and_obligation_with_its_status(history: UnitOfWork) -> None:
