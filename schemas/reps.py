@@ -6,6 +6,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.text import Reason
 from schemas.times import Time
 
 
@@ -15,7 +16,7 @@ class AvailabilityIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     out_of_office_until: Time | None = Field(description="Until when (UTC offset required); null = back")
-    reason: str | None = Field(default=None, max_length=200)
+    reason: Reason | None = None
 
 
 class RepOut(BaseModel):
@@ -42,7 +43,7 @@ class PauseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     paused: bool
-    reason: str | None = Field(default=None, max_length=200)
+    reason: Reason | None = None
 
 
 class QueueOut(BaseModel):
@@ -66,4 +67,4 @@ class ReassignIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     rep_id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")
-    reason: str | None = Field(default=None, max_length=200)
+    reason: Reason | None = None

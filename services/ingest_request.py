@@ -13,10 +13,12 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
+import orjson
 from pydantic import BaseModel, ValidationError
 
 from schemas.leads import ActivityIn, FeedbackIn, LeadIn
 from schemas.problems import FieldError
+from schemas.text import NUL_ESCAPE, nul_paths
 from schemas.webhooks import WebhookDelivery
 from services.errors import DomainError
 from services.ingest import ApplyDelivery, Command, RecordActivity, RecordFeedback, UpsertLead
@@ -61,11 +63,27 @@ def invalid_body(error: ValidationError) -> DomainError:
 
 
 def parse_body(model: type[M], raw: bytes) -> M:
-    """Validate ``raw`` JSON as ``model``; 400 for malformed JSON, 422 naming each bad field."""
+    """Validate ``raw`` JSON as ``model``; 400 for malformed JSON, 422 naming each bad field (also
+    each string holding a NUL, which PostgreSQL cannot store: refused on either database)."""
     try:
-        return model.model_validate_json(raw)
+        parsed = model.model_validate_json(raw)
     except ValidationError as error:
         raise invalid_body(error) from None
+    if NUL_ESCAPE in raw:  # rare; a match may also be an escaped backslash before "u0000"
+        _refuse_nul(raw)
+    return parsed
+
+
+def _refuse_nul(raw: bytes) -> None:
+    paths = nul_paths(orjson.loads(raw))
+    if paths:
+        errors = [
+            FieldError(field=".".join(map(str, path)), message="contains a NUL character", code="nul")
+            for path in paths[:20]
+        ]
+        raise DomainError(
+            422, "validation-error", "Invalid request body", "NUL characters are not accepted", errors=errors
+        )
 
 
 def to_command(request: IngestRequest) -> Command:

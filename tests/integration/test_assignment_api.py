@@ -130,12 +130,17 @@ async def test_out_of_office_reps_are_skipped_until_back(db_url: str, agreement_
         ancient = await client.put(
             "/v1/reps/rep-a/availability", json={"out_of_office_until": "0001-01-01T00:12:12+01:00"}
         )
+        nul_reason = await client.put(
+            "/v1/reps/rep-a/availability", json={"out_of_office_until": None, "reason": "sick\u0000"}
+        )
     assert while_away == ["rep-b"] * 3
     assert sorted(after) == ["rep-a", "rep-b"]  # alternating again, no catch-up burst for rep-a
     assert unknown.status_code == 404
     assert naive.status_code == 422
     assert ancient.status_code == 422
     assert [e["field"] for e in ancient.json()["errors"]] == ["body.out_of_office_until"]
+    assert nul_reason.status_code == 422
+    assert [e["field"] for e in nul_reason.json()["errors"]] == ["body.reason"]
 
 
 async def test_working_hours_and_daily_limits(db_url: str, agreement_file: Path) -> None:

@@ -208,6 +208,9 @@ async def test_duplicates_inside_one_group_commit_are_applied_once(
         # valid ISO 8601, but before the first instant UTC can hold (it used to be a 500)
         ({"occurred_at": "0001-01-01T00:12:12+01:00"}, "occurred_at", 422),
         ({"occurred_at": "3000-01-01T00:00:00Z"}, "occurred_at", 422),
+        # PostgreSQL cannot store a NUL: refused on both databases (it was a 503 there, stored on SQLite)
+        ({"first_name": "a\u0000b"}, "first_name", 422),
+        ({"attributes": {"plan": "pro\u0000"}}, "attributes.plan", 422),
     ],
 )
 async def test_bad_lead_fields_are_named_and_nothing_is_stored(

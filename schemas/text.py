@@ -1,0 +1,38 @@
+"""Text the API accepts: no NUL characters, which PostgreSQL cannot store in text or JSON.
+
+JSON may carry a NUL as the escape ``\\u0000``. SQLite would store it and PostgreSQL refuse the whole
+transaction, so a request with one gets a 422 naming the field on either database.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, StringConstraints
+
+NUL_ESCAPE = b"\\u0000"  # how a NUL appears in JSON text (a raw NUL byte is not valid JSON)
+
+
+def without_nul(value: str) -> str:
+    """``value`` if it holds no NUL character."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+def nul_paths(value: Any, path: tuple[str | int, ...] = ()) -> list[tuple[str | int, ...]]:
+    """Where in a parsed JSON document a string (a value or an object key) holds a NUL."""
+    if isinstance(value, str):
+        return [path] if "\x00" in value else []
+    if isinstance(value, dict):
+        found: list[tuple[str | int, ...]] = []
+        for key, item in value.items():
+            found += [(*path, key)] if "\x00" in key else nul_paths(item, (*path, key))
+        return found
+    if isinstance(value, list):
+        return [p for index, item in enumerate(value) for p in nul_paths(item, (*path, index))]
+    return []
+
+
+Reason = Annotated[str, StringConstraints(max_length=200), AfterValidator(without_nul)]
+"""A short free-text reason (out of office, pausing, reassigning)."""
