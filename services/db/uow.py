@@ -52,8 +52,13 @@ class UnitOfWork:
         self._kept_in_use = True
         try:
             if self._kept is None:
-                self._kept = await self.engine.connect()
-                await self._kept.execution_options(**{WRITE_TRANSACTION: True})
+                connection = await self.engine.connect()
+                try:
+                    await connection.execution_options(**{WRITE_TRANSACTION: True})
+                except BaseException:
+                    await connection.close()
+                    raise
+                self._kept = connection
             try:
                 async with _begun(self._kept) as connection:
                     yield connection
