@@ -10,6 +10,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, StringConstraints
 
+from schemas.problems import FieldError
+
 NUL_ESCAPE = b"\\u0000"  # how a NUL appears in JSON text (a raw NUL byte is not valid JSON)
 
 
@@ -32,6 +34,14 @@ def nul_paths(value: Any, path: tuple[str | int, ...] = ()) -> list[tuple[str | 
     if isinstance(value, list):
         return [p for index, item in enumerate(value) for p in nul_paths(item, (*path, index))]
     return []
+
+
+def nul_errors(document: Any, prefix: tuple[str, ...] = ()) -> list[FieldError]:
+    """A field error for each string of a parsed JSON document holding a NUL (at most 20)."""
+    return [
+        FieldError(field=".".join(map(str, (*prefix, *path))) or "body", message="contains a NUL", code="nul")
+        for path in nul_paths(document)[:20]
+    ]
 
 
 Reason = Annotated[str, StringConstraints(max_length=200), AfterValidator(without_nul)]

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from schemas.leads import ActivityIn, FeedbackIn, LeadIn
 from schemas.problems import FieldError
-from schemas.text import NUL_ESCAPE, nul_paths
+from schemas.text import NUL_ESCAPE, nul_errors
 from schemas.webhooks import WebhookDelivery
 from services.errors import DomainError
 from services.ingest import ApplyDelivery, Command, RecordActivity, RecordFeedback, UpsertLead
@@ -75,12 +75,8 @@ def parse_body(model: type[M], raw: bytes) -> M:
 
 
 def _refuse_nul(raw: bytes) -> None:
-    paths = nul_paths(orjson.loads(raw))
-    if paths:
-        errors = [
-            FieldError(field=".".join(map(str, path)), message="contains a NUL character", code="nul")
-            for path in paths[:20]
-        ]
+    errors = nul_errors(orjson.loads(raw))
+    if errors:
         raise DomainError(
             422, "validation-error", "Invalid request body", "NUL characters are not accepted", errors=errors
         )

@@ -200,6 +200,14 @@ def test_a_mapped_delivery_carries_only_the_fields_it_changes() -> None:
     assert change.event_id is None  # no LastModifiedDate: applied by the delivery id alone
 
 
+def test_a_nul_anywhere_in_the_payload_is_refused_by_its_place() -> None:
+    """PostgreSQL cannot store a NUL: the delivery is refused before it reaches the writer."""
+    payload = {"deliveryId": "d", "records": [{"Id": "00Q1", "FirstName": "A\u0000da"}]}
+    with pytest.raises(PayloadError) as caught:
+        deliver("salesforce", orjson.dumps(payload))
+    assert [e.field for e in caught.value.errors] == ["body.records.0.FirstName"]
+
+
 def test_refusals_name_the_crm_property_and_never_echo_its_value() -> None:
     payload = {
         "deliveryId": "d",
