@@ -15,7 +15,8 @@ def _in_range(value: datetime | date | None) -> datetime | date | None:
     return None if value is None else within_range(value)
 
 
-AgreementId = Path(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$", description="The agreement's id")
+AGREEMENT_ID_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
+AgreementId = Path(pattern=AGREEMENT_ID_PATTERN, description="The agreement's id")
 Version = Path(ge=1, le=2**31 - 1, description="The version number")
 WindowStart = Annotated[
     datetime | date | None,

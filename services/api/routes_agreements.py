@@ -22,7 +22,7 @@ from schemas.simulation import Simulation
 from services.agreement_lifecycle import AgreementLifecycle, problem_errors
 from services.agreements import check_agreement, read_header
 from services.api.body import read_text_body
-from services.api.params import AgreementId, Version, WindowEnd, WindowStart
+from services.api.params import AGREEMENT_ID_PATTERN, AgreementId, Version, WindowEnd, WindowStart
 from services.api.runtime import authorized
 from services.api_keys import Scope
 from services.clock import utcnow
@@ -105,7 +105,10 @@ async def create_draft(request: Request, response: Response) -> AgreementVersion
 
 @router.get("", response_model=AgreementVersionList, summary="List stored versions")
 async def list_versions(
-    request: Request, agreement_id: str | None = Query(default=None, max_length=64)
+    request: Request,
+    agreement_id: str | None = Query(
+        default=None, pattern=AGREEMENT_ID_PATTERN, description="Only this agreement"
+    ),
 ) -> AgreementVersionList:
     """Every stored version (optionally of one agreement), with status and validity."""
     rows = await (await _lifecycle(request, "read")).list(agreement_id)

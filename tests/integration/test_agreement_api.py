@@ -57,6 +57,9 @@ async def _statuses(client: httpx.AsyncClient) -> dict[int, str]:
 async def test_draft_show_diff_activate_retire(db_url: str, agreement_file: Path) -> None:
     async with app_client(_settings(db_url, agreement_file)) as (client, _):
         assert await _statuses(client) == {1: "active"}  # the file, installed at start-up
+        nul = await client.get("/v1/agreements", params={"agreement_id": "acme\x00"})  # PostgreSQL: was a 5xx
+        assert nul.status_code == 422
+        assert nul.json()["errors"][0]["field"] == "query.agreement_id"
         created = await client.post("/v1/agreements", content=_v2(agreement_file), headers=YAML)
         assert created.status_code == 201, created.text
         assert created.headers["location"] == "/v1/agreements/acme-sla/versions/2"
