@@ -13,12 +13,11 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
-import orjson
 from pydantic import BaseModel, ValidationError
 
 from schemas.leads import ActivityIn, FeedbackIn, LeadIn
 from schemas.problems import FieldError
-from schemas.text import NUL_ESCAPE, nul_errors
+from schemas.text import nul_errors
 from schemas.webhooks import WebhookDelivery
 from services.errors import DomainError
 from services.ingest import ApplyDelivery, Command, RecordActivity, RecordFeedback, UpsertLead
@@ -69,17 +68,11 @@ def parse_body(model: type[M], raw: bytes) -> M:
         parsed = model.model_validate_json(raw)
     except ValidationError as error:
         raise invalid_body(error) from None
-    if NUL_ESCAPE in raw:  # rare; a match may also be an escaped backslash before "u0000"
-        _refuse_nul(raw)
-    return parsed
-
-
-def _refuse_nul(raw: bytes) -> None:
-    errors = nul_errors(orjson.loads(raw))
-    if errors:
+    if errors := nul_errors(raw):
         raise DomainError(
             422, "validation-error", "Invalid request body", "NUL characters are not accepted", errors=errors
         )
+    return parsed
 
 
 def to_command(request: IngestRequest) -> Command:

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapte
 
 from schemas.leads import Key
 from schemas.problems import FieldError
-from schemas.text import NUL_ESCAPE, nul_errors
+from schemas.text import nul_errors
 from schemas.webhooks import MAX_CHANGES, WebhookDelivery
 from services.ingest_request import field_errors
 from services.webhooks.config import WebhookSource
@@ -102,7 +102,7 @@ def _json(body: bytes) -> Any:
         raise PayloadError(
             [FieldError(field="body", message="not valid JSON", code="json_invalid")]
         ) from None
-    if NUL_ESCAPE in body and (errors := nul_errors(payload, ("body",))):  # PostgreSQL cannot store a NUL
+    if errors := nul_errors(body, ("body",)):  # PostgreSQL cannot store a NUL
         raise PayloadError(errors)
     return payload
 
