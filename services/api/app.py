@@ -36,7 +36,7 @@ from services.db.engine import create_engine
 from services.db.uow import UnitOfWork
 from services.errors import DomainError
 from services.group_commit import GroupCommitter
-from services.heap import freeze_startup_heap
+from services.heap import prepare_heap_for_serving
 from services.ingest import BatchEffects, IngestBatch, Reply
 from services.logging import configure_logging
 from services.manual_actions import ManualActions
@@ -177,7 +177,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         feedback_consumer=feedback is not None,
         authentication="on" if keys.enabled else "off (no API keys: local use only)",
     )
-    freeze_startup_heap()
+    prepare_heap_for_serving()
     try:
         yield
     finally:

@@ -26,7 +26,7 @@ from services.db.engine import create_engine
 from services.db.uow import UnitOfWork
 from services.errors import DomainError, internal_error
 from services.group_commit import GroupCommitter
-from services.heap import freeze_startup_heap
+from services.heap import prepare_heap_for_serving
 from services.ingest import BatchEffects, IngestBatch, Reply
 from services.ingest_request import to_command
 from services.logging import configure_logging
@@ -98,7 +98,7 @@ async def serve(settings: Settings, agreement_id: str, stdin: BinaryIO, stdout: 
         on_commit,
     )
     await committer.start()
-    freeze_startup_heap()
+    prepare_heap_for_serving()
     writer.write(READY)
     try:
         async for line in read_lines(reader):
