@@ -2,7 +2,7 @@
 
 - **The start-up heap is frozen.** A full (oldest-generation) collection walks every tracked object:
   in the writer process ~100,000 created at start-up (modules, models, schemas, the compiled
-  agreement), in the API process more. Under ``bench/ingest.py`` a full collection of the writer took
+  agreement), in the API process ~125,000. Under ``bench/ingest.py`` a full collection of the writer took
   55-65 ms, three times a run, and every request waiting on the writer waited with it: the service's
   p99 latency was ~100 ms. Frozen objects are never walked again.
 - **The youngest generation is collected every 10,000 net allocations instead of 700.** A group
