@@ -29,10 +29,5 @@ def within_range(value: datetime | date) -> datetime | date:
     return value
 
 
-def _within_range(value: datetime) -> datetime:
-    within_range(value)
-    return value
-
-
-Time = Annotated[AwareDatetime, AfterValidator(_within_range)]
+Time = Annotated[AwareDatetime, AfterValidator(within_range)]
 """An aware time (UTC offset required) within the accepted years."""
